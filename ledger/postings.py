@@ -1,0 +1,93 @@
+"""Writing postings: the only way hours move.
+
+A posting is written once and never changed. Its key is derived from its
+source (an entry and its version, a period close, an adjustment), so writing
+the same change twice writes nothing the second time; the same key with a
+different payload is a bug and raises. Each posting updates its period's
+running totals in the same transaction.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from .db import dialect_insert
+from .models import POSTING_KINDS, Period, PeriodTotals, Posting
+
+TOTAL_COLUMNS = {kind: f"{kind}_s" for kind in POSTING_KINDS}
+
+
+class PostingConflict(Exception):
+    """The same idempotency key was written before with a different payload."""
+
+
+class PeriodClosed(Exception):
+    """A posting was aimed at a closed (frozen) period."""
+
+
+@dataclass(frozen=True)
+class NewPosting:
+    key: str
+    portal_id: int
+    account_id: int
+    period_id: int
+    kind: str
+    amount_s: int
+    origin_period_id: int | None = None
+    entry_id: int | None = None
+    entry_version: int | None = None
+    adjustment_id: int | None = None
+    author: str | None = None
+    reason: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in TOTAL_COLUMNS:
+            raise ValueError(f"unknown posting kind: {self.kind}")
+        if type(self.amount_s) is not int:  # bool and float are refused alike
+            raise TypeError(f"amount_s must be an int, got {type(self.amount_s).__name__}")
+        if self.amount_s == 0:
+            raise ValueError("a posting moves a non-zero amount")
+
+
+def post(session: Session, posting: NewPosting, now: datetime) -> bool:
+    """Write `posting` unless its key exists. True when written.
+
+    The caller holds the period open (see `lock_open_period`); the database
+    refuses postings into a closed period anyway.
+    """
+    values = asdict(posting)
+    stmt = (
+        dialect_insert(session, Posting.__table__)
+        .values(**values, created_at=now)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(Posting.__table__.c.id)
+    )
+    inserted = session.execute(stmt).first()
+    if inserted is None:
+        existing = session.execute(
+            select(Posting.__table__).where(Posting.__table__.c.key == posting.key)
+        ).mappings().one()
+        if any(existing[name] != value for name, value in values.items()):
+            raise PostingConflict(posting.key)
+        return False
+    column = getattr(PeriodTotals, TOTAL_COLUMNS[posting.kind])
+    session.execute(
+        update(PeriodTotals)
+        .where(PeriodTotals.period_id == posting.period_id)
+        .values({column: column + posting.amount_s, PeriodTotals.postings_n: PeriodTotals.postings_n + 1})
+    )
+    return True
+
+
+def lock_open_period(session: Session, period_id: int, exclusive: bool = False) -> Period:
+    """Lock a period row so that a concurrent close cannot slip in between our
+    check and our posting (SELECT … FOR SHARE; FOR UPDATE when closing).
+    SQLite needs nothing: BEGIN IMMEDIATE already serializes writers."""
+    stmt = select(Period).where(Period.id == period_id).with_for_update(read=not exclusive)
+    period = session.execute(stmt.execution_options(populate_existing=True)).scalar_one()
+    if period.status != "open" and not exclusive:
+        raise PeriodClosed(period_id)
+    return period

@@ -1,0 +1,51 @@
+"""Configuration from the environment, with safe defaults.
+
+DATABASE_URL  default: a SQLite file under instance/
+REDIS_URL     unset: jobs run in the in-process runner
+SECRET_KEY    unset: generated once and kept in instance/secret_key (never a constant in code)
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent
+
+
+def _secret_key(instance: Path) -> str:
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_hex(32)
+    # Create with 0600 so the key is never world-readable, even for a moment.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def load(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The settings: `overrides` (tests, scripts) beat the environment, which
+    beats the defaults."""
+    given = dict(overrides or {})
+
+    def pick(name: str, default: Any = None) -> Any:
+        if name in given:
+            return given[name]
+        return os.environ.get(name) or default
+
+    instance = Path(pick("INSTANCE_PATH", ROOT / "instance")).resolve()
+    instance.mkdir(parents=True, exist_ok=True)
+    config = {
+        "INSTANCE_PATH": str(instance),
+        "DATABASE_URL": pick("DATABASE_URL", f"sqlite:///{instance / 'hourbook.db'}"),
+        "REDIS_URL": pick("REDIS_URL") or None,
+        "SECRET_KEY": pick("SECRET_KEY") or _secret_key(instance),
+        "MAX_CONTENT_LENGTH": int(pick("MAX_CONTENT_LENGTH", 1024 * 1024)),
+    }
+    for key, value in given.items():
+        config.setdefault(key, value)
+    return config
