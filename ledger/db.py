@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy import BigInteger, DateTime, Engine, cast, create_engine, event, func
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -92,3 +92,9 @@ def dialect_insert(session: Session, table: Any) -> Any:
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def sum_s(column: Any) -> Any:
+    """SUM of an integer-seconds column that stays an integer: PostgreSQL's
+    SUM(bigint) is numeric, which the driver would hand back as Decimal."""
+    return cast(func.coalesce(func.sum(column), 0), BigInteger)

@@ -13,11 +13,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from . import calendar as cal
-from .db import dialect_insert, utcnow
+from .db import dialect_insert, sum_s, utcnow
 from .models import Account, AccountBinding, Contract, Period, Portal, Posting, Task, TeamMember, TimeEntry
 from .periods import FUTURE, current_open, period_for
 from .postings import NewPosting, lock_open_period, post
@@ -94,7 +94,7 @@ def reapply(session: Session, entry: TimeEntry, now: datetime) -> ApplyResult:
     frozen: dict[tuple[int, int], int] = defaultdict(int)  # (account, origin) -> amount
     for acc_id, period_id, origin_id, status, amount in session.execute(
         select(Posting.account_id, Posting.period_id, Posting.origin_period_id, Period.status,
-               func.sum(Posting.amount_s))
+               sum_s(Posting.amount_s))
         .join(Period, Period.id == Posting.period_id)
         .where(Posting.entry_id == entry.id)
         .group_by(Posting.account_id, Posting.period_id, Posting.origin_period_id, Period.status)

@@ -7,9 +7,12 @@ format_timedelta does.
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
-_HM = re.compile(r"^\s*(-)?(\d+):([0-5]?\d)(?::([0-5]\d))?\s*$")
+_HM = re.compile(r"^\s*(-)?(\d{1,9}):([0-5]?\d)(?::([0-5]\d))?\s*$")
+_NUMBER = re.compile(r"^\d{1,9}(?:[.,]\d{1,9})?$")
+MAX_S = 10**9  # about 277,000 hours: more is a typo, not a contract
+
 _UNITS = re.compile(r"(\d+(?:[.,]\d+)?)\s*(h|ч|m|мин|м|s|с)\b", re.IGNORECASE)
 
 
@@ -27,7 +30,7 @@ def parse_hours(text: str) -> int:
     if m:
         sign = -1 if m.group(1) else 1
         h, mi, s = int(m.group(2)), int(m.group(3)), int(m.group(4) or 0)
-        return sign * (h * 3600 + mi * 60 + s)
+        return sign * _whole_seconds(Decimal(h * 3600 + mi * 60 + s), text)
     sign = 1
     body = raw
     if body.startswith("-"):
@@ -45,18 +48,16 @@ def parse_hours(text: str) -> int:
             factor = 3600 if u in ("h", "ч") else 60 if u in ("m", "мин", "м") else 1
             total += value * factor
         return sign * _whole_seconds(total, text)
-    try:
-        value = Decimal(body.replace(",", "."))
-    except InvalidOperation:
-        raise ValueError(f"cannot read duration: {text!r}") from None
-    if not value.is_finite():
+    if not _NUMBER.match(body):
         raise ValueError(f"cannot read duration: {text!r}")
-    return sign * _whole_seconds(value * 3600, text)
+    return sign * _whole_seconds(Decimal(body.replace(",", ".")) * 3600, text)
 
 
 def _whole_seconds(value: Decimal, text: str) -> int:
     if value != value.to_integral_value():
         raise ValueError(f"duration is not a whole number of seconds: {text!r}")
+    if value > MAX_S:
+        raise ValueError(f"duration too large: {text!r}")
     return int(value)
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .balance import totals_sums
+from .db import sum_s
 from .models import Period, PeriodTotals, Posting, TimeEntry
 from .postings import TOTAL_COLUMNS
 
@@ -31,7 +32,7 @@ def check_totals(session: Session) -> list[Problem]:
     sums: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     counts: dict[int, int] = defaultdict(int)
     for period_id, kind, amount, n in session.execute(
-        select(Posting.period_id, Posting.kind, func.sum(Posting.amount_s), func.count())
+        select(Posting.period_id, Posting.kind, sum_s(Posting.amount_s), func.count())
         .group_by(Posting.period_id, Posting.kind)
     ):
         sums[period_id][kind] = int(amount)
@@ -75,7 +76,7 @@ def check_closed_periods(session: Session) -> list[Problem]:
 def check_entries(session: Session) -> list[Problem]:
     """Rule 2: what is posted for each entry equals what it counts now."""
     posted = dict(session.execute(
-        select(Posting.entry_id, func.sum(Posting.amount_s))
+        select(Posting.entry_id, sum_s(Posting.amount_s))
         .where(Posting.entry_id.is_not(None))
         .group_by(Posting.entry_id)
     ).all())
