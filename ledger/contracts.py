@@ -197,15 +197,31 @@ def _end_running(session: Session, account: Account, starts_on: date, now: datet
               after={"contract_id": contract.id, "ends_on": starts_on})
 
 
-def _new_contract(session: Session, account: Account, kind: str, starts_on: date, policies: Policies,
-                  title: str, currency: str, now: datetime, actor: str) -> Contract:
+def _positive_seconds(value: object, message: str) -> None:
+    if type(value) is not int or value <= 0:
+        raise LedgerError(message)
+
+
+def _price(value: object) -> None:
+    if type(value) is not int or value < 0:
+        raise LedgerError("price must not be negative")
+
+
+def _new_contract(session: Session, account: Account, kind: str, starts_on: date | None,
+                  policies: Policies | None, title: str, currency: str, now: datetime,
+                  actor: str) -> tuple[Portal, Contract]:
+    """A contract starting on `starts_on` (default: today in the portal's
+    zone), ending whatever contract runs then."""
+    policies = policies or Policies()
     policies.check()
+    portal = _portal_of(session, account)
+    starts_on = starts_on or cal.local_date(now, portal.time_zone)
     _end_running(session, account, starts_on, now, actor)
     contract = Contract(account_id=account.id, kind=kind, title=title, starts_on=starts_on,
                         currency=currency, **{f: getattr(policies, f) for f in POLICY_FIELDS})
     session.add(contract)
     session.flush()
-    return contract
+    return portal, contract
 
 
 def set_retainer(session: Session, account: Account, *, hours_s: int, price_minor: int = 0,
@@ -216,10 +232,8 @@ def set_retainer(session: Session, account: Account, *, hours_s: int, price_mino
     A new tariff (hours, price) takes effect from the next period; policies
     apply from the next close."""
     now = now or utcnow()
-    if type(hours_s) is not int or hours_s <= 0:
-        raise LedgerError("a retainer needs a positive number of hours")
-    if type(price_minor) is not int or price_minor < 0:
-        raise LedgerError("price must not be negative")
+    _positive_seconds(hours_s, "a retainer needs a positive number of hours")
+    _price(price_minor)
     portal = _portal_of(session, account)
     today = cal.local_date(now, portal.time_zone)
     running = active_contract(session, account, now)
@@ -246,9 +260,9 @@ def set_retainer(session: Session, account: Account, *, hours_s: int, price_mino
               before=before, after={**_row(running, *POLICY_FIELDS), "terms": _terms(session, running)}, now=now)
         reapply_where(session, TimeEntry.account_id == account.id, now=now)
         return running
-    starts_on = starts_on or today
-    contract = _new_contract(session, account, "retainer", starts_on, policies or Policies(), title,
-                             currency, now, actor)
+    portal, contract = _new_contract(session, account, "retainer", starts_on, policies, title,
+                                     currency, now, actor)
+    starts_on = contract.starts_on
     session.add(ContractTerm(contract_id=contract.id, effective_on=starts_on, hours_s=hours_s,
                              price_minor=price_minor, created_at=now))
     session.flush()
@@ -287,20 +301,16 @@ def set_staged(session: Session, account: Account, *, stages: list[tuple[str, in
     for name, budget_s, price_minor in stages:
         if not (name or "").strip():
             raise LedgerError("every stage needs a name")
-        if type(budget_s) is not int or budget_s <= 0:
-            raise LedgerError("every stage needs a positive budget of hours")
-        if type(price_minor) is not int or price_minor < 0:
-            raise LedgerError("price must not be negative")
-    portal = _portal_of(session, account)
-    starts_on = starts_on or cal.local_date(now, portal.time_zone)
-    contract = _new_contract(session, account, "staged", starts_on, policies or Policies(), title,
-                             currency, now, actor)
+        _positive_seconds(budget_s, "every stage needs a positive budget of hours")
+        _price(price_minor)
+    portal, contract = _new_contract(session, account, "staged", starts_on, policies, title,
+                                     currency, now, actor)
     for position, (name, budget_s, price_minor) in enumerate(stages, start=1):
         session.add(Stage(contract_id=contract.id, position=position, name=name.strip(),
                           budget_s=budget_s, price_minor=price_minor))
     session.flush()
     audit(session, actor, "contract.create", portal_id=account.portal_id, account_id=account.id,
-          after={"kind": "staged", "starts_on": starts_on, "stages": stages,
+          after={"kind": "staged", "starts_on": contract.starts_on, "stages": stages,
                  **_row(contract, *POLICY_FIELDS)}, now=now)
     _open_and_reapply(session, portal, account, contract, now)
     return contract
@@ -311,19 +321,15 @@ def set_upfront(session: Session, account: Account, *, budget_s: int, price_mino
                 currency: str = "RUB", actor: str = "system", now: datetime | None = None) -> Contract:
     """One budget of hours for the whole project, paid at once."""
     now = now or utcnow()
-    if type(budget_s) is not int or budget_s <= 0:
-        raise LedgerError("an upfront project needs a positive budget of hours")
-    if type(price_minor) is not int or price_minor < 0:
-        raise LedgerError("price must not be negative")
-    portal = _portal_of(session, account)
-    starts_on = starts_on or cal.local_date(now, portal.time_zone)
-    contract = _new_contract(session, account, "upfront", starts_on, policies or Policies(), title,
-                             currency, now, actor)
-    session.add(ContractTerm(contract_id=contract.id, effective_on=starts_on, hours_s=budget_s,
+    _positive_seconds(budget_s, "an upfront project needs a positive budget of hours")
+    _price(price_minor)
+    portal, contract = _new_contract(session, account, "upfront", starts_on, policies, title,
+                                     currency, now, actor)
+    session.add(ContractTerm(contract_id=contract.id, effective_on=contract.starts_on, hours_s=budget_s,
                              price_minor=price_minor, created_at=now))
     session.flush()
     audit(session, actor, "contract.create", portal_id=account.portal_id, account_id=account.id,
-          after={"kind": "upfront", "starts_on": starts_on, "budget_s": budget_s,
+          after={"kind": "upfront", "starts_on": contract.starts_on, "budget_s": budget_s,
                  "price_minor": price_minor}, now=now)
     _open_and_reapply(session, portal, account, contract, now)
     return contract
