@@ -82,6 +82,9 @@ def demo(port: int, serve: bool) -> None:
     from ledger.hours import format_hours
     from ledger.plan import tariff_options
 
+    def h(seconds: int) -> str:
+        return format_hours(seconds) if seconds else "—"
+
     instance = Path(settings.load().get("INSTANCE_PATH"))
     db_file = instance / "demo.db"
     for suffix in ("", "-wal", "-shm"):
@@ -97,10 +100,10 @@ def demo(port: int, serve: bool) -> None:
         for b in history(s, example.account_id):
             t = b.terms
             billed = t.overage_billed_s or t.overage_s
-            click.echo(f"{b.label:<9} {format_hours(t.allocation_s):>8} {format_hours(t.rollover_in_s):>8} "
-                       f"{format_hours(t.adjustment_s):>7} {format_hours(t.consumption_s):>10} "
-                       f"{format_hours(t.expiry_s):>8} {format_hours(billed):>10} "
-                       f"{format_hours(t.remaining_s):>9}  {'закрыт' if b.status == 'closed' else 'открыт'}")
+            click.echo(f"{b.label:<9} {h(t.allocation_s):>8} {h(t.rollover_in_s):>8} "
+                       f"{h(t.adjustment_s):>7} {h(t.consumption_s):>10} {h(t.expiry_s):>8} "
+                       f"{h(billed):>10} {h(t.remaining_s):>9}  "
+                       f"{'закрыт' if b.status == 'closed' else 'открыт'}")
         click.echo("\nПлан развития 160 ч / a 160 h development plan (2 500 ₽/ч):")
         for o in tariff_options(160 * 3600, 2_500_00):
             if o.months:

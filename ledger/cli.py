@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -18,8 +18,10 @@ from sqlalchemy.orm import Session
 from . import calendar as cal
 from .balance import balance as period_balance
 from .contracts import (
+    POLICY_FIELDS,
     LedgerError,
     Policies,
+    active_contract,
     add_account,
     add_team_member,
     adjust,
@@ -37,8 +39,14 @@ from .contracts import (
 )
 from .hours import format_hm, parse_hours
 from .models import Account, AccountBinding, Contract, Portal, TeamMember
-from .periods import contract_at
+from .periods import contract_at, term_for
 from .verify import verify
+
+
+# Ids and prices are 64-bit integers in the database; a bigger number is a typo
+# and must be refused here, not overflow in the driver.
+MAX_ID = 2**63 - 1
+MAX_MINOR = 10**15  # ten trillion in major units
 
 
 @dataclass
@@ -99,6 +107,8 @@ class Money(click.ParamType):
             self.fail(f"not an amount: {value!r}", param, ctx)
         if not amount.is_finite() or amount < 0 or amount != amount.to_integral_value():
             self.fail(f"not an amount: {value!r}", param, ctx)
+        if amount > MAX_MINOR:
+            self.fail(f"amount too large: {value!r}", param, ctx)
         return int(amount)
 
 
@@ -135,7 +145,7 @@ def _date(value: str | None) -> date | None:
 
 def _portal(session: Session, portal_id: int | None) -> Portal:
     if portal_id is not None:
-        portal = session.get(Portal, portal_id)
+        portal = session.get(Portal, portal_id) if 0 < portal_id <= MAX_ID else None
         if portal is None:
             raise LedgerError(f"no portal {portal_id}")
         return portal
@@ -148,7 +158,7 @@ def _portal(session: Session, portal_id: int | None) -> Portal:
 
 
 def _account(session: Session, account_id: int) -> Account:
-    account = session.get(Account, account_id)
+    account = session.get(Account, account_id) if 0 < account_id <= MAX_ID else None
     if account is None:
         raise LedgerError(f"no account {account_id}")
     return account
@@ -184,6 +194,8 @@ def portal() -> None:
 @click.pass_obj
 def portal_add(ctx: CliContext, member_id: str, domain: str, time_zone: str, integrator: bool, as_json: bool) -> None:
     with transaction(ctx) as s:
+        if s.execute(select(Portal.id).where(Portal.member_id == member_id)).first():
+            raise LedgerError(f"portal {member_id} exists already")
         p = create_portal(s, member_id, domain, time_zone, "integrator" if integrator else "client", actor="cli")
         data = {"id": p.id, "member_id": p.member_id, "domain": p.domain, "time_zone": p.time_zone, "mode": p.mode}
     emit(data, as_json, lambda: click.echo(f"portal {data['id']}: {domain} ({data['mode']}, {time_zone})"))
@@ -221,8 +233,8 @@ def account() -> None:
 @account.command("add")
 @click.option("--name", required=True)
 @click.option("--portal", "portal_id", type=int)
-@click.option("--company", "company_id", type=int, help="CRM company whose tasks count here.")
-@click.option("--group", "group_ids", type=int, multiple=True, help="Workgroup whose tasks count here.")
+@click.option("--company", "company_id", type=click.IntRange(1, MAX_ID), help="CRM company whose tasks count here.")
+@click.option("--group", "group_ids", type=click.IntRange(1, MAX_ID), multiple=True, help="Workgroup whose tasks count here.")
 @click.option("--lang", "language", type=click.Choice(["ru", "en"]), default="ru", show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
@@ -274,9 +286,14 @@ def account_list(ctx: CliContext, as_json: bool) -> None:
 # ---------------------------------------------------------------- contract
 
 
-def _policies(expiry: str, cap: int | None, max_age: int | None, overage: str, rounding: tuple[str, int]) -> Policies:
-    return Policies(expiry_policy=expiry, rollover_cap_s=cap, rollover_max_age_months=max_age,
-                    overage_policy=overage, rounding_mode=rounding[0], rounding_step_s=rounding[1])
+def _policies(base: Policies, expiry: str | None, cap: int | None, max_age: int | None, overage: str | None,
+              rounding: tuple[str, int] | None) -> Policies:
+    """`base` with the options that were given; an option left out keeps its value."""
+    given = {"expiry_policy": expiry, "rollover_cap_s": cap, "rollover_max_age_months": max_age,
+             "overage_policy": overage}
+    if rounding is not None:
+        given.update(rounding_mode=rounding[0], rounding_step_s=rounding[1])
+    return replace(base, **{k: v for k, v in given.items() if v is not None})
 
 
 @click.group(help="Contracts: what an account bought.")
@@ -289,28 +306,38 @@ def contract() -> None:
 @click.option("--retainer", "retainer_s", type=Hours(), help="Hours per month (20, 40, 80, 120 or any).")
 @click.option("--stage", "stages", multiple=True, metavar="NAME:HOURS[:PRICE]", help="A stage, in order (staged).")
 @click.option("--upfront", "upfront_s", type=Hours(), help="Hours for the whole project.")
-@click.option("--price", "price_minor", type=Money(), default="0", help="Monthly (retainer) or total (upfront) price.")
+@click.option("--price", "price_minor", type=Money(),
+              help="Monthly (retainer) or total (upfront) price [default: 0; a tariff change keeps the current one].")
 @click.option("--start", "starts_on", help="YYYY-MM-DD; a retainer's tariff change needs none (next month).")
-@click.option("--expiry", type=click.Choice(["burn", "rollover"]), default="burn", show_default=True)
+@click.option("--expiry", type=click.Choice(["burn", "rollover"]),
+              help="[default: burn; a tariff change keeps the current policy, as for every policy option]")
 @click.option("--rollover-cap", "cap_s", type=Hours(), help="Most hours carried to the next month.")
 @click.option("--rollover-max-age", "max_age", type=click.IntRange(min=1), help="Months carried hours live.")
-@click.option("--overage", type=click.Choice(["bill", "deduct"]), default="bill", show_default=True)
-@click.option("--rounding", type=Rounding(), default="none", show_default=True, help="none, or up|down|nearest:STEP")
+@click.option("--overage", type=click.Choice(["bill", "deduct"]), help="[default: bill]")
+@click.option("--rounding", type=Rounding(), help="none, or up|down|nearest:STEP [default: none]")
 @click.option("--title", default="")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def contract_set(ctx: CliContext, account_id: int, retainer_s: int | None, stages: tuple[str, ...],
-                 upfront_s: int | None, price_minor: int, starts_on: str | None, expiry: str,
-                 cap_s: int | None, max_age: int | None, overage: str, rounding: tuple[str, int],
+                 upfront_s: int | None, price_minor: int | None, starts_on: str | None, expiry: str | None,
+                 cap_s: int | None, max_age: int | None, overage: str | None, rounding: tuple[str, int] | None,
                  title: str, as_json: bool) -> None:
     kinds = [k for k, v in (("retainer", retainer_s), ("staged", stages), ("upfront", upfront_s)) if v]
     if len(kinds) != 1:
         raise click.UsageError("give exactly one of --retainer, --stage (repeatable) or --upfront")
-    policies = _policies(expiry, cap_s, max_age, overage, rounding)
     start = _date(starts_on)
     now = ctx.now()
     with transaction(ctx) as s:
         a = _account(s, account_id)
+        base, current_price = Policies(), 0
+        running = active_contract(s, a, now) if kinds == ["retainer"] else None
+        if running is not None and running.kind == "retainer" and start in (None, running.starts_on):
+            # A tariff change (set_retainer's own test): what is not given stays as it is.
+            base = Policies(**{f: getattr(running, f) for f in POLICY_FIELDS})
+            latest = term_for(s, running.id, date.max)
+            current_price = latest.price_minor if latest else 0
+        policies = _policies(base, expiry, cap_s, max_age, overage, rounding)
+        price_minor = current_price if price_minor is None else price_minor
         if kinds == ["retainer"]:
             c = set_retainer(s, a, hours_s=retainer_s, price_minor=price_minor, starts_on=start,
                              policies=policies, title=title, actor="cli", now=now)
@@ -389,7 +416,7 @@ def team() -> None:
 
 
 @team.command("add")
-@click.option("--user", "user_id", type=click.IntRange(min=1), required=True, help="Portal user ID.")
+@click.option("--user", "user_id", type=click.IntRange(1, MAX_ID), required=True, help="Portal user ID.")
 @click.option("--name", default="")
 @click.option("--role", default="specialist", show_default=True)
 @click.option("--account", "account_id", type=int, help="Only for this account (default: all).")
@@ -524,7 +551,10 @@ def now_option(value: str | None) -> Callable[[], datetime]:
     scripts that replay history."""
     if not value:
         return lambda: datetime.now(timezone.utc)
-    fixed = datetime.fromisoformat(value)
+    try:
+        fixed = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"--now is not an ISO 8601 instant: {value}") from None
     if fixed.tzinfo is None:
         raise click.BadParameter("--now needs an offset, e.g. 2026-11-30T21:00:00+00:00")
     return lambda: fixed
