@@ -310,3 +310,35 @@ def test_rule8_month_of_a_record_is_decided_in_the_portals_zone(session):
     apply_entry(book.s, snap, book.now)
     assert book.bal(acc, "2026-02").consumption_s == 600
     assert book.bal(acc, "2026-01").consumption_s == 0
+
+
+@pytest.mark.parametrize("tz,first_instant_utc,month", [
+    # New York falls back on 1 Nov 2026: local midnight is 04:00 UTC (EDT)
+    ("America/New_York", "2026-11-01T04:00:00+00:00", "2026-11"),
+    ("America/New_York", "2026-11-01T03:59:59+00:00", "2026-10"),
+    # Berlin's last October Sunday: the month still ends at 23:00 UTC (CET)
+    ("Europe/Berlin", "2026-10-31T23:00:00+00:00", "2026-11"),
+    ("Europe/Berlin", "2026-10-31T22:59:59+00:00", "2026-10"),
+    # Berlin springs forward on 29 March; 1 April starts at 22:00 UTC (CEST)
+    ("Europe/Berlin", "2026-03-31T22:00:00+00:00", "2026-04"),
+])
+def test_rule8_month_boundaries_across_dst(session, tz, first_instant_utc, month):
+    from datetime import datetime
+
+    book = Book(session, tz=tz)
+    acc = book.retainer(40, start=date(2026, 1, 1))
+    book.now = datetime.fromisoformat("2026-11-05T12:00:00+00:00")
+    snap = EntrySnapshot(book.portal.id, 1, 1, STAFF, 600, datetime.fromisoformat(first_instant_utc))
+    apply_entry(book.s, snap, book.now)  # no close has run: every month is still open
+    assert book.bal(acc, month).consumption_s == 600
+
+
+def test_rule8_close_runs_at_local_midnight_across_dst(session):
+    book = Book(session, tz="America/New_York")
+    acc = book.retainer(40, start=date(2026, 10, 1))
+    from datetime import datetime
+
+    book.advance_to(datetime.fromisoformat("2026-11-01T03:59:59+00:00"))
+    assert book.period(acc, "2026-10").status == "open"
+    book.advance_to(datetime.fromisoformat("2026-11-01T04:00:00+00:00"))
+    assert book.period(acc, "2026-10").status == "closed"
