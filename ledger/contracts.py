@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from . import calendar as cal
 from .db import utcnow
 from .entries import reapply_where
+from .memo import forget
 from .models import (
     Account,
     AccountBinding,
@@ -101,6 +102,7 @@ def add_account(session: Session, portal: Portal, name: str, *, company_id: int 
     account = Account(portal_id=portal.id, name=name, language=language, active=True)
     session.add(account)
     session.flush()
+    forget(session)
     if company_id is not None:
         bind_account(session, account, "company", company_id, actor=actor, now=now)
     for group_id in group_ids:
@@ -214,6 +216,7 @@ def _new_contract(session: Session, account: Account, kind: str, starts_on: date
     zone), ending whatever contract runs then."""
     policies = policies or Policies()
     policies.check()
+    forget(session)
     portal = _portal_of(session, account)
     starts_on = starts_on or cal.local_date(now, portal.time_zone)
     _end_running(session, account, starts_on, now, actor)
@@ -526,6 +529,7 @@ def close_due(session: Session, now: datetime | None = None, dry_run: bool = Fal
             return close_due(session, now, progress=progress)
         finally:
             savepoint.rollback()
+            forget(session)  # periods cached inside the savepoint are gone
     opened = ensure_current_periods(session, now)
     closed = []
     for period_id in due_periods(session, now):

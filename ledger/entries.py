@@ -13,11 +13,15 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import or_, select
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from . import calendar as cal
-from .db import dialect_insert, sum_s, utcnow
+from .db import sum_s, utcnow
+from .memo import forget, memo
 from .models import Account, AccountBinding, Contract, Period, Portal, Posting, Task, TeamMember, TimeEntry
 from .periods import FUTURE, current_open, period_for
 from .postings import NewPosting, lock_open_period, post
@@ -65,17 +69,30 @@ class ApplyResult:
 # Location of consumption: (account, period it counts in, period it belongs to by date)
 Loc = tuple[int, int, int]
 
-COUNTED_STATES = ("counted",)
+# States whose meaning can change with time alone: a future month begins, an
+# open period appears for a waiting correction; these are always re-derived.
+RETRY_STATES = ("new", "future", "unplaced")
 
 
 def apply_entry(
     session: Session, snap: EntrySnapshot | EntryDeleted, now: datetime | None = None
 ) -> ApplyResult:
     now = now or utcnow()
-    entry = _lock_entry(session, snap, now)
+    entry, changed = _lock_entry(session, snap, now)
     if entry is None:  # deletion of a record we never saw
         return ApplyResult(None, 0, "unknown", 0)
+    if not changed and entry.state not in RETRY_STATES:
+        # Nothing new about the record, and every settings change already
+        # re-derived its entries (contracts.py, reapply_task): what is posted
+        # is what it should count. This is the path of most reconcile reads.
+        return ApplyResult(entry.id, entry.version, entry.state, 0)
     return reapply(session, entry, now)
+
+
+def reapply_task(session: Session, portal_id: int, task_id: int, now: datetime | None = None) -> int:
+    """Re-derive a task's entries after its metadata changed (moved to another
+    company or workgroup): the records are the same, where they count is not."""
+    return reapply_where(session, TimeEntry.portal_id == portal_id, TimeEntry.task_id == task_id, now=now)
 
 
 def reapply(session: Session, entry: TimeEntry, now: datetime) -> ApplyResult:
@@ -92,7 +109,8 @@ def reapply(session: Session, entry: TimeEntry, now: datetime) -> ApplyResult:
 
     posted: dict[Loc, int] = {}
     frozen: dict[tuple[int, int], int] = defaultdict(int)  # (account, origin) -> amount
-    for acc_id, period_id, origin_id, status, amount in session.execute(
+    never_posted = entry.post_seq == 0  # a record seen for the first time has nothing to undo
+    for acc_id, period_id, origin_id, status, amount in () if never_posted else session.execute(
         select(Posting.account_id, Posting.period_id, Posting.origin_period_id, Period.status,
                sum_s(Posting.amount_s))
         .join(Period, Period.id == Posting.period_id)
@@ -153,42 +171,61 @@ def reapply(session: Session, entry: TimeEntry, now: datetime) -> ApplyResult:
             ), now)
     if unplaced:
         entry.state = "unplaced"
-    session.flush()
     return ApplyResult(entry.id, entry.version, entry.state, written)
 
 
-def _lock_entry(session: Session, snap: EntrySnapshot | EntryDeleted, now: datetime) -> TimeEntry | None:
+_ENTRY_FOR_UPDATE = (
+    select(TimeEntry)
+    .where(TimeEntry.portal_id == bindparam("p_portal"), TimeEntry.record_id == bindparam("p_record"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+_SNAPSHOT_FIELDS = ("task_id", "user_id", "duration_s", "work_at", "comment")
+
+
+@lru_cache(maxsize=None)
+def _insert_entry(dialect: str) -> Any:
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(TimeEntry.__table__).on_conflict_do_nothing(index_elements=["portal_id", "record_id"])
+
+
+def _lock_entry(
+    session: Session, snap: EntrySnapshot | EntryDeleted, now: datetime
+) -> tuple[TimeEntry | None, bool]:
     """Our mirror of the record, locked for this transaction, updated to `snap`
-    with its version bumped if anything changed."""
-    stmt = (
-        select(TimeEntry)
-        .where(TimeEntry.portal_id == snap.portal_id, TimeEntry.record_id == snap.record_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    entry = session.execute(stmt).scalar_one_or_none()
+    with its version bumped if anything changed; and whether it did."""
+    ids = {"p_portal": snap.portal_id, "p_record": snap.record_id}
+    entry = session.execute(_ENTRY_FOR_UPDATE, ids).scalar_one_or_none()
     if isinstance(snap, EntryDeleted):
-        if entry is not None and not entry.deleted:
-            entry.deleted = True
-            entry.version += 1
-            entry.updated_at = now
-        return entry
-    fields = dict(task_id=snap.task_id, user_id=snap.user_id, duration_s=snap.duration_s,
-                  work_at=snap.work_at, comment=snap.comment, deleted=False)
+        if entry is None or entry.deleted:
+            return entry, False
+        entry.deleted = True
+        entry.version += 1
+        entry.updated_at = now
+        return entry, True
+    fields = {name: getattr(snap, name) for name in _SNAPSHOT_FIELDS}
+    fields["deleted"] = False
     if entry is None:
-        session.execute(
-            dialect_insert(session, TimeEntry.__table__)
-            .values(portal_id=snap.portal_id, record_id=snap.record_id, version=1, post_seq=0,
-                    state="new", counted_s=0, first_seen_at=now, updated_at=now, **fields)
-            .on_conflict_do_nothing(index_elements=["portal_id", "record_id"])
-        )
-        entry = session.execute(stmt).scalar_one()
+        # A racing worker may insert the same record first: then we wait for
+        # its lock and compare against what it stored, like any other change.
+        session.execute(_insert_entry(session.get_bind().dialect.name), {
+            "portal_id": snap.portal_id, "record_id": snap.record_id, "version": 1, "post_seq": 0,
+            "state": "new", "counted_s": 0, "first_seen_at": now, "updated_at": now, **fields,
+        })
+        entry = session.execute(_ENTRY_FOR_UPDATE, ids).scalar_one()
+    if entry.state == "new":  # inserted just now (by us or a racing worker)
+        changed = True
+    else:
+        changed = any(getattr(entry, k) != v for k, v in fields.items())
     if any(getattr(entry, k) != v for k, v in fields.items()):
         for k, v in fields.items():
             setattr(entry, k, v)
         entry.version += 1
         entry.updated_at = now
-    return entry
+    return entry, changed
 
 
 def _derive(
@@ -222,10 +259,14 @@ def account_for_task(session: Session, portal: Portal, task_id: int) -> Account 
     the task's CRM company decides, then its workgroup; a subtask with
     neither inherits its parent's."""
     if portal.mode == "client":
-        return session.execute(
-            select(Account).where(Account.portal_id == portal.id, Account.active.is_(True))
-            .order_by(Account.id).limit(1)
-        ).scalar_one_or_none()
+        cache = memo(session)
+        key = ("client-account", portal.id)
+        if key not in cache:
+            cache[key] = session.execute(
+                select(Account).where(Account.portal_id == portal.id, Account.active.is_(True))
+                .order_by(Account.id).limit(1)
+            ).scalar_one_or_none()
+        return cache[key]
     seen: set[int] = set()
     current: int | None = task_id
     while current is not None and current not in seen and len(seen) < 5:
@@ -251,24 +292,32 @@ def account_for_task(session: Session, portal: Portal, task_id: int) -> Account 
 
 
 def team_member(session: Session, portal_id: int, account_id: int, user_id: int, day: date) -> TeamMember | None:
-    return session.execute(
-        select(TeamMember)
-        .where(
-            TeamMember.portal_id == portal_id,
-            TeamMember.user_id == user_id,
-            or_(TeamMember.account_id == account_id, TeamMember.account_id.is_(None)),
-            or_(TeamMember.active_from.is_(None), TeamMember.active_from <= day),
-            or_(TeamMember.active_until.is_(None), TeamMember.active_until >= day),
-        )
-        .order_by(TeamMember.account_id.is_(None), TeamMember.id)
-        .limit(1)
-    ).scalar_one_or_none()
+    """The user's membership that makes their time on `account_id` count on
+    `day`: one for this account first, else one for every account."""
+    cache = memo(session)
+    key = ("team", portal_id, user_id)
+    if key not in cache:
+        cache[key] = list(session.execute(
+            select(TeamMember)
+            .where(TeamMember.portal_id == portal_id, TeamMember.user_id == user_id)
+            .order_by(TeamMember.account_id.is_(None), TeamMember.id)
+        ).scalars())
+    for member in cache[key]:
+        if member.account_id not in (account_id, None):
+            continue
+        if member.active_from is not None and member.active_from > day:
+            continue
+        if member.active_until is not None and member.active_until < day:
+            continue
+        return member
+    return None
 
 
 def reapply_where(session: Session, *conditions, now: datetime | None = None) -> int:
     """Re-derive every entry matching `conditions` (after a settings change);
     returns how many postings that wrote."""
     now = now or utcnow()
+    forget(session)  # called after settings changed: nothing cached may survive
     ids = list(session.execute(select(TimeEntry.id).where(*conditions).order_by(TimeEntry.id)).scalars())
     written = 0
     for entry_id in ids:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from . import calendar as cal
 from .db import dialect_insert
+from .memo import memo
 from .models import Account, Contract, ContractTerm, Period, PeriodTotals, Portal, Posting, Stage
 from .postings import NewPosting, lock_open_period, post
 
@@ -29,6 +30,14 @@ FUTURE = "future"  # sentinel: the date lies in a month that has not begun
 
 
 def contract_at(session: Session, account_id: int, day: date) -> Contract | None:
+    cache = memo(session)
+    key = ("contract", account_id, day)
+    if key not in cache:
+        cache[key] = _contract_at(session, account_id, day)
+    return cache[key]
+
+
+def _contract_at(session: Session, account_id: int, day: date) -> Contract | None:
     stmt = (
         select(Contract)
         .where(
@@ -93,10 +102,13 @@ def ensure_month(
     """The month period starting on `first`, creating it and every missing
     month before it (each with its allocation) so months stay contiguous."""
     label = cal.month_label(first)
-    existing = session.execute(
+    cache = memo(session)
+    key = ("month", account.id, label)
+    existing = cache.get(key) or session.execute(
         select(Period).where(Period.account_id == account.id, Period.label == label)
     ).scalar_one_or_none()
     if existing is not None:
+        cache[key] = existing
         return existing
     latest = session.execute(
         select(Period)
@@ -162,7 +174,15 @@ def open_project_period(
 
 
 def first_period(session: Session, portal: Portal, account: Account, contract: Contract, now: datetime) -> Period | None:
-    """The opening period of a staged or upfront contract (opened if needed)."""
+    """The opening period of a contract (opened if needed)."""
+    cache = memo(session)
+    key = ("first", contract.id)
+    if cache.get(key) is None:
+        cache[key] = _first_period(session, portal, account, contract, now)
+    return cache[key]
+
+
+def _first_period(session: Session, portal: Portal, account: Account, contract: Contract, now: datetime) -> Period | None:
     if contract.kind == "upfront":
         return open_project_period(session, portal, account, contract, now)
     if contract.kind == "staged":

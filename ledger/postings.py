@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from .db import dialect_insert
+from .memo import memo
 from .models import POSTING_KINDS, Period, PeriodTotals, Posting
 
 TOTAL_COLUMNS = {kind: f"{kind}_s" for kind in POSTING_KINDS}
@@ -52,6 +54,28 @@ class NewPosting:
             raise ValueError("a posting moves a non-zero amount")
 
 
+@lru_cache(maxsize=None)
+def _insert(dialect: str) -> Any:
+    """INSERT … ON CONFLICT (key) DO NOTHING RETURNING id, built once: thousands
+    of postings per sync should not pay for building the statement each time."""
+    table = Posting.__table__
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.id)
+
+
+@lru_cache(maxsize=None)
+def _add_to_totals(kind: str) -> Any:
+    column = getattr(PeriodTotals, TOTAL_COLUMNS[kind])
+    return (
+        update(PeriodTotals)
+        .where(PeriodTotals.period_id == bindparam("p_period"))
+        .values({column: column + bindparam("p_amount"), PeriodTotals.postings_n: PeriodTotals.postings_n + 1})
+    )
+
+
 def post(session: Session, posting: NewPosting, now: datetime) -> bool:
     """Write `posting` unless its key exists. True when written.
 
@@ -59,13 +83,7 @@ def post(session: Session, posting: NewPosting, now: datetime) -> bool:
     refuses postings into a closed period anyway.
     """
     values = asdict(posting)
-    stmt = (
-        dialect_insert(session, Posting.__table__)
-        .values(**values, created_at=now)
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(Posting.__table__.c.id)
-    )
-    inserted = session.execute(stmt).first()
+    inserted = session.execute(_insert(session.get_bind().dialect.name), {**values, "created_at": now}).first()
     if inserted is None:
         existing = session.execute(
             select(Posting.__table__).where(Posting.__table__.c.key == posting.key)
@@ -73,12 +91,7 @@ def post(session: Session, posting: NewPosting, now: datetime) -> bool:
         if any(existing[name] != value for name, value in values.items()):
             raise PostingConflict(posting.key)
         return False
-    column = getattr(PeriodTotals, TOTAL_COLUMNS[posting.kind])
-    session.execute(
-        update(PeriodTotals)
-        .where(PeriodTotals.period_id == posting.period_id)
-        .values({column: column + posting.amount_s, PeriodTotals.postings_n: PeriodTotals.postings_n + 1})
-    )
+    session.execute(_add_to_totals(posting.kind), {"p_period": posting.period_id, "p_amount": posting.amount_s})
     return True
 
 
@@ -86,8 +99,16 @@ def lock_open_period(session: Session, period_id: int, exclusive: bool = False) 
     """Lock a period row so that a concurrent close cannot slip in between our
     check and our posting (SELECT … FOR SHARE; FOR UPDATE when closing).
     SQLite needs nothing: BEGIN IMMEDIATE already serializes writers."""
-    stmt = select(Period).where(Period.id == period_id).with_for_update(read=not exclusive)
-    period = session.execute(stmt.execution_options(populate_existing=True)).scalar_one()
-    if period.status != "open" and not exclusive:
-        raise PeriodClosed(period_id)
+    held = memo(session)
+    key = ("shared-lock", period_id)
+    period = None if exclusive else held.get(key)
+    if period is None:
+        stmt = select(Period).where(Period.id == period_id).with_for_update(read=not exclusive)
+        period = session.execute(stmt.execution_options(populate_existing=True)).scalar_one()
+    if not exclusive:
+        # Status is read from the row we hold; a close in this same
+        # transaction changes that very object, so this check stays true.
+        if period.status != "open":
+            raise PeriodClosed(period_id)
+        held[key] = period
     return period

@@ -19,6 +19,7 @@ from ledger.contracts import (
     set_staged,
     set_upfront,
 )
+from ledger.entries import reapply_task
 from ledger.models import Task
 from ledger.verify import verify
 from tests.helpers import H, STAFF, Book
@@ -176,8 +177,9 @@ def test_integrator_task_belongs_by_crm_binding_or_workgroup(session):
     assert book.bal(b).consumption_s == 2 * H
     bind_account(book.s, b, "company", 99, now=book.now)
     task = book.s.query(Task).filter_by(task_id=4).one()
-    task.company_id = 99
-    book.log(4, 4 * H, date(2026, 1, 5), task=4)
+    task.company_id = 99  # the sync saw the task bound to the company
+    assert book.log(4, 4 * H, date(2026, 1, 5), task=4).written == 0  # the record itself did not change
+    reapply_task(book.s, book.portal.id, 4, now=book.now)
     assert book.bal(b).consumption_s == 6 * H
 
 
@@ -186,11 +188,7 @@ def test_integrator_task_moved_to_another_company_moves_its_hours(session):
     book.log(1, H, date(2026, 1, 5), task=1)
     task = book.s.query(Task).filter_by(task_id=1).one()
     task.company_id, task.group_id = None, 7
-    book.s.flush()
-    from ledger.entries import reapply_where
-    from ledger.models import TimeEntry
-
-    reapply_where(book.s, TimeEntry.task_id == 1, now=book.now)
+    reapply_task(book.s, book.portal.id, 1, now=book.now)
     assert book.bal(a).consumption_s == 0 and book.bal(b).consumption_s == H
     assert verify(book.s) == []
 
