@@ -7,6 +7,7 @@ import os
 from alembic import context
 
 from ledger.db import make_engine
+import b24.models  # noqa: F401  (its tables belong to the same schema)
 from ledger.models import Base
 
 target_metadata = Base.metadata
