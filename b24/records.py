@@ -11,6 +11,7 @@ would put last month's work into this month.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -63,4 +64,67 @@ def snapshot_from_elapseditem(portal_id: int, item: Mapping[str, Any]) -> EntryS
         duration_s=seconds,
         work_at=work_at(item),
         comment=str(item.get("COMMENT_TEXT") or ""),
+    )
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """What the ledger needs of a task, read from `tasks.task.list/get`
+    (camelCase keys, facts §4.4)."""
+
+    task_id: int
+    title: str
+    status: int
+    group_id: int | None
+    parent_id: int | None
+    company_id: int | None
+    responsible_id: int | None
+    tags: tuple[str, ...]
+    time_spent_s: int | None
+
+
+def _opt_int(value: Any) -> int | None:
+    if value in (None, "", "0", 0):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _tags(value: Any) -> tuple[str, ...]:
+    # tasks.task.list answers tags as {"12": {"id": 12, "title": "x"}}; older
+    # forms are a list of titles or of such objects.
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
+    titles = []
+    for item in items:
+        title = item.get("title") if isinstance(item, dict) else item
+        if title:
+            titles.append(str(title).strip())
+    return tuple(sorted(set(titles)))
+
+
+def company_of(bindings: Any) -> int | None:
+    """The CRM company of UF_CRM_TASK (`["CO_591", "D_1723"]`), if any."""
+    for binding in bindings or []:
+        if isinstance(binding, str) and binding.startswith("CO_") and binding[3:].isdigit():
+            return int(binding[3:])
+    return None
+
+
+def task_from_api(item: Mapping[str, Any]) -> TaskInfo:
+    task_id = _opt_int(item.get("id") or item.get("ID"))
+    if task_id is None:
+        raise BadRecord(f"task without an id: {item!r}"[:200])
+    spent = item.get("timeSpentInLogs")
+    return TaskInfo(
+        task_id=task_id,
+        title=str(item.get("title") or ""),
+        status=_opt_int(item.get("status")) or 2,
+        group_id=_opt_int(item.get("groupId")),
+        parent_id=_opt_int(item.get("parentId")),
+        company_id=company_of(item.get("ufCrmTask")),
+        responsible_id=_opt_int(item.get("responsibleId")),
+        tags=_tags(item.get("tags")),
+        time_spent_s=None if spent in (None, "") else int(spent),
     )
