@@ -14,7 +14,12 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 import handlers
+import jobs.context as jobs_context
+import jobs.tasks as jobs_tasks
 import settings
+from b24.connection import AppCredentials
+from b24.secrets import SecretBox
+from jobs.runner import InProcessRunner, RqRunner
 from handlers import db as request_db
 from ledger import cli as ledger_cli
 from ledger import schema
@@ -23,10 +28,15 @@ from ledger.db import make_engine, make_session_factory
 
 @dataclass
 class Hourbook:
-    """What the app shares with handlers and jobs: the engine and a session factory."""
+    """What the app shares with handlers: the database, the token box, the
+    job runner and the job functions it runs."""
 
     engine: Engine
     sessions: sessionmaker[Session]
+    box: SecretBox
+    runner: Any
+    app_credentials: AppCredentials | None
+    jobs: Any
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -37,7 +47,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     engine = make_engine(conf["DATABASE_URL"])
     if conf.get("AUTO_MIGRATE", True):
         schema.upgrade(engine)
-    app.extensions["hourbook"] = Hourbook(engine, make_session_factory(engine))
+    jobs_context.configure(conf)
+    if conf.get("REDIS_URL"):
+        import redis
+
+        runner: Any = RqRunner(redis.Redis.from_url(conf["REDIS_URL"]))
+    else:
+        runner = InProcessRunner()
+        if conf.get("START_RUNNER", True):
+            runner.start()
+    app.extensions["hourbook"] = Hourbook(engine, make_session_factory(engine), SecretBox(conf["SECRET_KEY"]),
+                                          runner, jobs_context.app_credentials(conf), jobs_tasks)
     app.teardown_appcontext(request_db.close)
     handlers.register(app)
     return app

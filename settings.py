@@ -3,6 +3,8 @@
 DATABASE_URL  default: a SQLite file under instance/
 REDIS_URL     unset: jobs run in the in-process runner
 SECRET_KEY    unset: generated once and kept in instance/secret_key (never a constant in code)
+B24_CLIENT_ID, B24_CLIENT_SECRET, B24_OAUTH_SERVER   the marketplace app and its OAuth server
+PUBLIC_URL    our address as portals call it (default http://127.0.0.1:5000)
 """
 from __future__ import annotations
 
@@ -57,6 +59,12 @@ def load(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "REDIS_URL": pick("REDIS_URL") or None,
         "SECRET_KEY": pick("SECRET_KEY") or _secret_key(instance),
         "MAX_CONTENT_LENGTH": int(pick("MAX_CONTENT_LENGTH", 1024 * 1024)),
+        # The Bitrix24 app (Market card): credentials and where its OAuth server is.
+        "B24_CLIENT_ID": pick("B24_CLIENT_ID") or None,
+        "B24_CLIENT_SECRET": pick("B24_CLIENT_SECRET") or None,
+        "B24_OAUTH_SERVER": pick("B24_OAUTH_SERVER", "https://oauth.bitrix.info/"),
+        # Our own address as the portal must call it (event and placement handlers).
+        "PUBLIC_URL": pick("PUBLIC_URL", "http://127.0.0.1:5000"),
     }
     for key, value in given.items():
         config.setdefault(key, value)

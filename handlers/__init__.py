@@ -5,7 +5,9 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from . import health, home
+    from . import events, health, home, install
 
     app.register_blueprint(health.bp)
     app.register_blueprint(home.bp)
+    app.register_blueprint(install.bp)
+    app.register_blueprint(events.bp)

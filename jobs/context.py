@@ -1,25 +1,74 @@
-"""A job's own database access: jobs take ids, never live objects, and build
-their session factory from the settings, once per process (and again after
-a fork, so a worker's child never reuses its parent's connections)."""
+"""What a job needs, built from the settings once per process (and again
+after a fork, so an rq work-horse never reuses its parent's connections):
+the database, the token box, the app's OAuth credentials, Redis.
+
+Jobs take ids, never live objects; `configure()` lets the app (and tests)
+hand its settings to the jobs of this process.
+"""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 import settings
+from b24.connection import AppCredentials, limiter_for, rest_for
+from b24.client import Rest
+from b24.secrets import SecretBox
 from ledger.db import make_engine, make_session_factory
 
-_factory: tuple[int, sessionmaker[Session]] | None = None
+
+@dataclass
+class JobContext:
+    config: dict[str, Any]
+    sessions: sessionmaker[Session]
+    box: SecretBox
+    app: AppCredentials | None
+    redis: Any
+
+    def rest(self, portal_id: int, **options: Any) -> Rest:
+        limiter = limiter_for(portal_id, self.redis, float(self.config.get("B24_RATE_PER_S", 2.0)),
+                              int(self.config.get("B24_BURST", 50)))
+        return rest_for(self.sessions, portal_id, self.box, self.app, limiter=limiter, **options)
+
+
+_overrides: dict[str, Any] | None = None
+_context: tuple[int, JobContext] | None = None
+
+
+def configure(config: Mapping[str, Any] | None) -> None:
+    global _overrides, _context
+    _overrides, _context = dict(config or {}), None
+
+
+def app_credentials(config: Mapping[str, Any]) -> AppCredentials | None:
+    if not config.get("B24_CLIENT_ID"):
+        return None
+    return AppCredentials(config["B24_CLIENT_ID"], config.get("B24_CLIENT_SECRET") or "",
+                          config["B24_OAUTH_SERVER"].rstrip("/") + "/oauth/token/")
+
+
+def context() -> JobContext:
+    global _context
+    if _context is None or _context[0] != os.getpid():
+        config = settings.load(_overrides)
+        redis = None
+        if config.get("REDIS_URL"):
+            import redis as redis_lib
+
+            redis = redis_lib.Redis.from_url(config["REDIS_URL"])
+        engine = make_engine(config["DATABASE_URL"])
+        _context = (os.getpid(), JobContext(config, make_session_factory(engine), SecretBox(config["SECRET_KEY"]),
+                                            app_credentials(config), redis))
+    return _context[1]
 
 
 def sessions() -> sessionmaker[Session]:
-    global _factory
-    if _factory is None or _factory[0] != os.getpid():
-        _factory = (os.getpid(), make_session_factory(make_engine(settings.load()["DATABASE_URL"])))
-    return _factory[1]
+    return context().sessions
 
 
 @contextmanager

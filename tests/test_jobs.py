@@ -19,7 +19,10 @@ def test_close_periods_job_is_idempotent(tmp_path, monkeypatch):
         account = add_account(s, portal, "A")
         set_retainer(s, account, hours_s=3600, starts_on=date(2026, 1, 1),
                      now=datetime(2026, 1, 2, tzinfo=timezone.utc))
-    from jobs.ledger import close_periods
+    from jobs.tasks import close_periods
+    from jobs.context import configure
+
+    configure({"DATABASE_URL": url, "INSTANCE_PATH": str(tmp_path)})
 
     first = close_periods(datetime(2026, 3, 1, tzinfo=timezone.utc))
     again = close_periods(datetime(2026, 3, 1, tzinfo=timezone.utc))

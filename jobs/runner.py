@@ -1,0 +1,107 @@
+"""Running jobs: rq on Redis when REDIS_URL is set, otherwise a thread in
+this process. The same job functions serve both; each is safe to run twice
+(the ledger's keys make it so), so retries and duplicates do no harm.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+log = logging.getLogger("hourbook.jobs")
+
+RETRY_INTERVALS_S = (5, 15, 60, 180, 600)
+
+
+class Runner(Protocol):
+    def enqueue(self, func: Callable[..., Any], *args: Any, job_id: str | None = None) -> None: ...
+
+
+class InProcessRunner:
+    """A worker thread and a queue. A job id already waiting is not queued
+    again (ten events for one task make one sync); a failing job is retried
+    with backoff, then logged and dropped — the schedule will run it again."""
+
+    def __init__(self, retry_intervals_s: tuple[float, ...] = RETRY_INTERVALS_S,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.queue: queue.Queue = queue.Queue()
+        self.pending: set[str] = set()
+        self.lock = threading.Lock()
+        self.retry_intervals_s = retry_intervals_s
+        self.sleep = sleep
+        self.thread: threading.Thread | None = None
+        self.done = 0
+        self.failed: list[tuple[str, str]] = []
+
+    def enqueue(self, func: Callable[..., Any], *args: Any, job_id: str | None = None) -> None:
+        key = job_id or f"{func.__module__}.{func.__name__}{args}"
+        with self.lock:
+            if key in self.pending:
+                return
+            self.pending.add(key)
+        self.queue.put((key, func, args))
+
+    def start(self) -> InProcessRunner:
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._loop, name="hourbook-jobs", daemon=True)
+            self.thread.start()
+        return self
+
+    def _loop(self) -> None:
+        while True:
+            self.run_one(block=True)
+
+    def run_one(self, block: bool = False) -> bool:
+        try:
+            key, func, args = self.queue.get(block=block, timeout=None if block else 0)
+        except queue.Empty:
+            return False
+        with self.lock:
+            self.pending.discard(key)
+        for attempt in range(len(self.retry_intervals_s) + 1):
+            try:
+                func(*args)
+                self.done += 1
+                break
+            except Exception as err:  # a job's failure must not stop the runner
+                if attempt == len(self.retry_intervals_s):
+                    log.error("job %s failed for good: %s", key, err)
+                    self.failed.append((key, repr(err)))
+                    break
+                log.warning("job %s failed (%s), retrying", key, err)
+                self.sleep(self.retry_intervals_s[attempt])
+        return True
+
+    def drain(self) -> int:
+        """Run every queued job now, in this thread (tests, the command line)."""
+        n = 0
+        while self.run_one(block=False):
+            n += 1
+        return n
+
+
+class RqRunner:
+    """Jobs on rq. Every job carries a Retry: without one, a job whose worker
+    was killed goes to the failed registry instead of running again
+    (libraries.md C8–C9)."""
+
+    def __init__(self, redis: Any, queue_name: str = "hourbook") -> None:
+        from rq import Queue
+
+        self.queue = Queue(queue_name, connection=redis)
+
+    def enqueue(self, func: Callable[..., Any], *args: Any, job_id: str | None = None) -> None:
+        from rq import Retry
+        from rq.exceptions import DuplicateJobError
+
+        try:
+            self.queue.enqueue(func, *args, job_id=job_id, unique=bool(job_id),
+                               retry=Retry(max=len(RETRY_INTERVALS_S), interval=list(RETRY_INTERVALS_S)),
+                               job_timeout=1800, result_ttl=0, failure_ttl=7 * 86400)
+            # result_ttl=0: the id is free again once the job ends, so the next
+            # hint for the same task can queue (unique holds while the hash exists).
+        except DuplicateJobError:
+            pass  # the same job is already waiting: it will read the portal's latest state anyway
