@@ -1,0 +1,152 @@
+"""Install, events, sync and uninstall against the emulator, over real HTTP."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import requests
+from sqlalchemy import func, select, text
+
+from b24.emulator import Emulator
+from b24.models import PortalAuth
+from ledger.models import Base, Portal, TimeEntry
+from tests.live import CLIENT_ID, serve_app
+
+
+@pytest.fixture
+def emu():
+    with Emulator() as e:
+        yield e
+
+
+@pytest.fixture
+def live(emu, tmp_path):
+    with serve_app(emu, {"DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
+                         "INSTANCE_PATH": str(tmp_path)}) as (app, url):
+        yield app, url
+
+
+def small_portal(emu):
+    p = emu.add_portal("romashka.bitrix24.test")
+    p.rate_limit = None
+    staff = p.add_user("Анна", admin=False)
+    task = p.add_task("Воронка", staff)
+    now = datetime.now(timezone.utc)
+    for i in range(60):
+        p.add_time(task, staff, 600 + i, now - timedelta(hours=i))
+    return p, staff, task
+
+
+def counts(app) -> dict[str, int]:
+    with app.extensions["hourbook"].sessions() as s:
+        return {t.name: s.execute(select(func.count()).select_from(t)).scalar_one()
+                for t in Base.metadata.sorted_tables}
+
+
+def mirror(app) -> dict[int, int]:
+    with app.extensions["hourbook"].sessions() as s:
+        return {e.record_id: e.duration_s for e in s.execute(
+            select(TimeEntry).where(TimeEntry.deleted.is_(False))).scalars()}
+
+
+def truth(p) -> dict[int, int]:
+    return {int(r["ID"]): int(r["SECONDS"]) for r in p.records()}
+
+
+def test_install_stores_sealed_tokens_binds_and_syncs(emu, live):
+    app, url = live
+    p, staff, task = small_portal(emu)
+    response = emu.install(p, CLIENT_ID)
+    assert response.status_code == 200 and "installFinish" in response.text
+    assert emu.flush_events()
+    install = p.installs[CLIENT_ID]
+    assert install.installed
+    assert {b.event for b in install.bindings} >= {"ONAPPINSTALL", "ONTASKUPDATE", "ONAPPUNINSTALL"}
+    assert {b.placement for b in install.placements} == {"CRM_COMPANY_DETAIL_TAB", "CRM_DEAL_DETAIL_TAB"}
+    hb = app.extensions["hourbook"]
+    with hb.sessions() as s:
+        portal = s.execute(select(Portal).where(Portal.member_id == p.member_id)).scalar_one()
+        auth = s.get(PortalAuth, portal.id)
+        raw = s.execute(text("SELECT access_token, refresh_token, application_token FROM portal_auth")).one()
+    assert auth.installed and auth.client_endpoint == p.client_endpoint
+    assert install.application_token not in raw and all(v and len(v) > 40 for v in raw)  # sealed / hashed
+    hb.runner.drain()
+    assert mirror(app) == truth(p)
+
+
+def test_reinstall_binds_nothing_twice_and_keeps_history(emu, live):
+    app, url = live
+    p, staff, task = small_portal(emu)
+    emu.install(p, CLIENT_ID)
+    emu.flush_events()
+    app.extensions["hourbook"].runner.drain()
+    bindings = len(p.installs[CLIENT_ID].bindings)
+    emu.install(p, CLIENT_ID)  # the admin opens the installer again
+    assert len(p.installs[CLIENT_ID].bindings) == bindings
+    emu.uninstall(p, CLIENT_ID)
+    emu.flush_events()
+    with app.extensions["hourbook"].sessions() as s:
+        portal = s.execute(select(Portal).where(Portal.member_id == p.member_id)).scalar_one()
+        assert portal.active is False
+        assert s.execute(select(func.count()).select_from(TimeEntry)).scalar_one() == 60
+    emu.install(p, CLIENT_ID)
+    emu.flush_events()
+    with app.extensions["hourbook"].sessions() as s:
+        assert s.execute(select(Portal.active).where(Portal.member_id == p.member_id)).scalar_one() is True
+
+
+def test_task_event_queues_a_resync_of_that_task(emu, live):
+    app, url = live
+    p, staff, task = small_portal(emu)
+    emu.install(p, CLIENT_ID)
+    emu.flush_events()
+    hb = app.extensions["hourbook"]
+    hb.runner.drain()
+    first = p.records()[0]
+    p.update_time(int(first["ID"]), seconds=4321)
+    p.update_task(task, title="Воронка (переименована)")  # fires ONTASKUPDATE
+    assert emu.flush_events()
+    assert hb.runner.drain() == 1
+    assert mirror(app) == truth(p)
+
+
+@pytest.mark.parametrize("case", ["forged_token", "unknown_member", "no_auth", "not_form", "broken_keys",
+                                  "huge"])
+def test_bad_events_are_refused_and_change_nothing(emu, live, case):
+    app, url = live
+    p, staff, task = small_portal(emu)
+    emu.install(p, CLIENT_ID)
+    emu.flush_events()
+    before, queued = counts(app), app.extensions["hourbook"].runner.queue.qsize()
+    form = {"event": "ONTASKUPDATE", "data[FIELDS_AFTER][ID]": str(task), "auth[member_id]": p.member_id,
+            "auth[application_token]": "forged-token", "auth[domain]": "evil.example.com",
+            "auth[client_endpoint]": "http://evil.example.com/rest/"}
+    expected = 403
+    kwargs = {"data": form}
+    if case == "unknown_member":
+        form["auth[member_id]"], expected = "0" * 32, 401
+    elif case == "no_auth":
+        kwargs = {"data": {"event": "ONTASKUPDATE"}}
+        expected = 400
+    elif case == "not_form":
+        kwargs, expected = {"json": form}, 415
+    elif case == "broken_keys":
+        kwargs, expected = {"data": {**form, "auth[member_id][x]": "1"}}, 400
+    elif case == "huge":
+        kwargs, expected = {"data": {**form, "pad": "x" * (2 * 1024 * 1024)}}, 413
+    response = requests.post(url + "/events", timeout=10, **kwargs)
+    assert response.status_code == expected, response.text
+    assert "Traceback" not in response.text
+    assert app.extensions["hourbook"].runner.queue.qsize() == queued
+    assert counts(app) == before
+
+
+def test_forged_install_is_refused(emu, live):
+    app, url = live
+    p, staff, task = small_portal(emu)
+    before = counts(app)
+    response = requests.post(url + "/install?DOMAIN=evil.example.com", timeout=10, data={
+        "member_id": p.member_id, "AUTH_ID": "not-a-token", "REFRESH_ID": "x"})
+    assert response.status_code == 403
+    assert requests.post(url + "/install", timeout=10, data={"member_id": "x"}).status_code == 400
+    assert counts(app) == before
