@@ -54,8 +54,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         runner: Any = RqRunner(redis.Redis.from_url(conf["REDIS_URL"]))
     else:
         runner = InProcessRunner()
-        if conf.get("START_RUNNER", True):
+        if conf.get("START_RUNNER"):
+            from jobs.schedule import Scheduler
+
             runner.start()
+            Scheduler(runner).start()
     app.extensions["hourbook"] = Hourbook(engine, make_session_factory(engine), SecretBox(conf["SECRET_KEY"]),
                                           runner, jobs_context.app_credentials(conf), jobs_tasks)
     app.teardown_appcontext(request_db.close)
@@ -93,46 +96,94 @@ ledger_cli.register(cli)
 
 
 @cli.command()
-@click.option("--port", default=5000, show_default=True)
-@click.option("--serve/--no-serve", default=True, help="Serve the app after seeding (Ctrl-C stops).")
-def demo(port: int, serve: bool) -> None:
-    """Seed the example client on a fresh SQLite file, print its balances, serve."""
-    from ledger.balance import history
-    from ledger.example import seed
-    from ledger.hours import format_hours
-    from ledger.plan import tariff_options
+@click.option("--port", default=5000, show_default=True, help="The app's port.")
+@click.option("--emulator-port", default=5001, show_default=True, help="The portal emulator's port.")
+@click.option("--serve/--no-serve", default=True, help="Keep serving after the first sync (Ctrl-C stops).")
+def demo(port: int, emulator_port: int, serve: bool) -> None:
+    """A local Bitrix24 portal with three clients, Hourbook installed into it and synced."""
+    import demo as demo_module
 
-    def h(seconds: int) -> str:
-        return format_hours(seconds) if seconds else "—"
+    demo_module.run(port, emulator_port, Path(settings.load().get("INSTANCE_PATH")), serve)
 
-    instance = Path(settings.load().get("INSTANCE_PATH"))
-    db_file = instance / "demo.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(db_file) + suffix).unlink(missing_ok=True)
-    app = create_app({"DATABASE_URL": f"sqlite:///{db_file}"})
-    sessions = app.extensions["hourbook"].sessions
-    with sessions() as s, s.begin():
-        example = seed(s, datetime.now(timezone.utc))
-        account_name = "ООО «Ромашка»"
-        click.echo(f"\n{account_name}: Сопровождение 40 ч/мес / 40 h a month retainer\n")
-        click.echo(f"{'период':<9} {'пакет':>8} {'перенос':>8} {'корр.':>7} {'потрачено':>10} "
-                   f"{'сгорело':>8} {'перерасход':>10} {'осталось':>9}")
-        for b in history(s, example.account_id):
-            t = b.terms
-            billed = t.overage_billed_s or t.overage_s
-            click.echo(f"{b.label:<9} {h(t.allocation_s):>8} {h(t.rollover_in_s):>8} "
-                       f"{h(t.adjustment_s):>7} {h(t.consumption_s):>10} {h(t.expiry_s):>8} "
-                       f"{h(billed):>10} {h(t.remaining_s):>9}  "
-                       f"{'закрыт' if b.status == 'closed' else 'открыт'}")
-        click.echo("\nПлан развития 160 ч / a 160 h development plan (2 500 ₽/ч):")
-        for o in tariff_options(160 * 3600, 2_500_00):
-            if o.months:
-                click.echo(f"  {o.tariff_h:>3} ч × {o.months} мес = {o.total_price_minor // 100:,} ₽"
-                           f" ({o.monthly_price_minor // 100:,} ₽/мес)".replace(",", " "))
-    if not serve:
-        return
-    click.echo(f"\nHourbook: http://127.0.0.1:{port}/   (health: http://127.0.0.1:{port}/healthz; Ctrl-C stops)")
-    app.run(host="127.0.0.1", port=port, debug=False, use_reloader=False)
+
+@cli.command()
+@click.option("--webhook", "url", required=True, help="Incoming webhook URL (https://x.bitrix24.ru/rest/1/secret/).")
+@click.option("--integrator", is_flag=True, help="Each CRM company is an account (else the portal is one).")
+@click.option("--events-token", help="The outgoing webhook's application token, to accept its events.")
+@click.pass_obj
+def connect(ctx: AppContext, url: str, integrator: bool, events_token: str | None) -> None:
+    """Single-portal mode: connect a portal through its incoming webhook."""
+    from b24 import portals
+    from b24.client import RestError
+    from ledger.contracts import LedgerError
+
+    hb = ctx.app.extensions["hourbook"]
+    try:
+        connected = portals.connect_webhook(hb.sessions, hb.box, url, integrator=integrator,
+                                            events_token=events_token)
+    except (LedgerError, RestError) as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"portal {connected.portal_id} connected ({'integrator' if integrator else 'client'} mode)")
+
+
+@cli.command()
+@click.option("--full", is_flag=True, help="Also re-read the open periods and every task's metadata.")
+@click.option("--portal", "portal_id", type=int, help="Only this portal.")
+@click.pass_obj
+def sync(ctx: AppContext, full: bool, portal_id: int | None) -> None:
+    """Sync time records from the portal(s) now."""
+    from b24.client import RestError
+    from jobs.context import context as job_context
+    from jobs.sync import Sync
+    from jobs.tasks import active_portals
+
+    ctx.app  # configures the jobs of this process
+    jc = job_context()
+    ids = [portal_id] if portal_id else active_portals()
+    if not ids:
+        raise click.ClickException("no portal connected: `python app.py connect --webhook URL` first")
+    for pid in ids:
+        try:
+            report = Sync(jc.sessions, jc.rest(pid), pid, progress=lambda m: click.echo(f"  {m}", err=True)).run(
+                reconcile=full, full=full)
+        except RestError as err:
+            raise click.ClickException(f"portal {pid}: {err}") from None
+        click.echo(f"portal {pid}: {report.new_records} new records, {report.tasks_reread} tasks re-read, "
+                   f"{report.deleted} deleted, {report.postings} postings, {report.requests} requests")
+
+
+@cli.command()
+@click.option("--burst", is_flag=True, help="Run what is queued, then exit.")
+@click.option("--with-scheduler/--no-scheduler", default=True, show_default=True)
+@click.pass_obj
+def worker(ctx: AppContext, burst: bool, with_scheduler: bool) -> None:
+    """An rq worker (REDIS_URL), with the schedule (one scheduler runs, others stand by)."""
+    import redis as redis_lib
+    from rq import Worker
+
+    from jobs.runner import RqRunner
+    from jobs.schedule import Scheduler
+
+    conf = ctx.app.config
+    if not conf.get("REDIS_URL"):
+        raise click.ClickException("REDIS_URL is not set: without Redis, jobs run inside `serve`/`demo`")
+    connection = redis_lib.Redis.from_url(conf["REDIS_URL"])
+    if with_scheduler and not burst:
+        Scheduler(RqRunner(connection), connection).start()
+    Worker(["hourbook"], connection=connection).work(burst=burst, with_scheduler=True,
+                                                       maintenance_interval=60)
+
+
+@cli.command()
+@click.option("--bind", default="127.0.0.1:5000", show_default=True)
+@click.option("--workers", default=2, show_default=True)
+def serve(bind: str, workers: int) -> None:
+    """The production web server (gunicorn)."""
+    import os
+
+    os.environ.setdefault("START_RUNNER", "1")  # without Redis, jobs run in the web process
+    os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(workers),
+                               "--access-logfile", "-", "app:create_app()"])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -65,6 +65,9 @@ def load(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "B24_OAUTH_SERVER": pick("B24_OAUTH_SERVER", "https://oauth.bitrix.info/"),
         # Our own address as the portal must call it (event and placement handlers).
         "PUBLIC_URL": pick("PUBLIC_URL", "http://127.0.0.1:5000"),
+        # Run jobs and the schedule in this process (the demo, `serve` without
+        # Redis); command-line tools and tests leave it off.
+        "START_RUNNER": str(pick("START_RUNNER", "0")).lower() in ("1", "true", "yes"),
     }
     for key, value in given.items():
         config.setdefault(key, value)

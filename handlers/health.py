@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
-from sqlalchemy import text
+from sqlalchemy import select
+
+from b24.models import PortalAuth, SyncState
+from ledger.models import Portal
 
 from . import db
 
@@ -10,5 +13,14 @@ bp = Blueprint("health", __name__)
 
 @bp.get("/healthz")
 def healthz():
-    db.session().execute(text("SELECT 1"))
+    """200 when the database answers and every connected portal has been
+    synced at least once; 503 while the first sync is still running."""
+    s = db.session()
+    waiting = s.execute(
+        select(Portal.id).join(PortalAuth, PortalAuth.portal_id == Portal.id)
+        .outerjoin(SyncState, SyncState.portal_id == Portal.id)
+        .where(Portal.active.is_(True), SyncState.first_sync_at.is_(None))
+    ).scalars().all()
+    if waiting:
+        return jsonify(ok=False, syncing=list(waiting)), 503
     return jsonify(ok=True)

@@ -91,6 +91,19 @@ def set_time_zone(session: Session, portal: Portal, time_zone: str, actor: str) 
           before={"time_zone": before}, after={"time_zone": time_zone})
 
 
+def set_mode(session: Session, portal: Portal, mode: str, actor: str) -> None:
+    """Client portal (one account) or integrator portal (an account per CRM
+    company or workgroup); every entry is re-derived under the new rule."""
+    if mode not in ("client", "integrator"):
+        raise LedgerError(f"unknown mode: {mode}")
+    if portal.mode == mode:
+        return
+    before = portal.mode
+    portal.mode = mode
+    audit(session, actor, "portal.mode", portal_id=portal.id, before={"mode": before}, after={"mode": mode})
+    reapply_where(session, TimeEntry.portal_id == portal.id)
+
+
 def add_account(session: Session, portal: Portal, name: str, *, company_id: int | None = None,
                 group_ids: tuple[int, ...] = (), language: str = "ru", actor: str = "system",
                 now: datetime | None = None) -> Account:

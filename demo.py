@@ -1,0 +1,129 @@
+"""`python app.py demo`: a local Bitrix24 portal (the emulator) with an
+integrator's three clients, Hourbook installed into it through the real
+installer and OAuth flow, synced, and served. Nothing else to start."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from b24.emulator import Emulator, scenario
+from b24.models import SyncState
+from ledger import calendar as cal
+from ledger.balance import balance
+from ledger.contracts import (
+    Policies,
+    add_account,
+    add_team_member,
+    advance_stage,
+    set_mode,
+    set_retainer,
+    set_staged,
+    set_upfront,
+)
+from ledger.hours import format_hours
+from ledger.models import Account, Portal
+
+CLIENT_ID = "local.hourbook.demo"
+
+
+def setup_contracts(session, portal: Portal, p: Any, now: datetime) -> list[Account]:
+    """What the integrator's manager would set up: three clients, their
+    contracts and teams (from the portal's staff and workgroups)."""
+    set_mode(session, portal, "integrator", actor="demo")
+    start = cal.add_months(cal.month_start(cal.local_date(now, portal.time_zone)), -1)
+    companies, groups = p.keys["companies"], p.keys["groups"]
+    romashka = add_account(session, portal, "ООО «Ромашка»", company_id=companies["romashka"],
+                           group_ids=(groups["g_romashka"],), actor="demo", now=now)
+    set_retainer(session, romashka, hours_s=40 * 3600, price_minor=100_000_00, starts_on=start,
+                 title="Сопровождение 40", actor="demo", now=now)
+    vector = add_account(session, portal, "АО «Вектор»", company_id=companies["vector"],
+                         group_ids=(groups["g_vector"],), actor="demo", now=now)
+    staged = set_staged(session, vector, stages=[("Аудит и проектирование", 20 * 3600, 60_000_00),
+                                                 ("Настройка CRM", 40 * 3600, 120_000_00),
+                                                 ("Обучение и запуск", 12 * 3600, 36_000_00)],
+                        starts_on=start, policies=Policies(expiry_policy="rollover"),
+                        title="Внедрение", actor="demo", now=now)
+    sokolova = add_account(session, portal, "ИП Соколова", company_id=companies["sokolova"],
+                           group_ids=(groups["g_sokolova"],), actor="demo", now=now)
+    set_upfront(session, sokolova, budget_s=60 * 3600, price_minor=150_000_00, starts_on=start,
+                title="Проект под ключ", actor="demo", now=now)
+    for user_id, name, role in p.staff:
+        add_team_member(session, portal, user_id, name=name, role=role, actor="demo", now=now)
+    mid = cal.local_midnight(start.replace(day=20), portal.time_zone)
+    advance_stage(session, staged, actor="demo", now=mid) if mid < now else None
+    return [romashka, vector, sokolova]
+
+
+def run(port: int, emulator_port: int, instance: Path, serve: bool) -> None:
+    from app import create_app
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no request log in the demo's output
+    now = datetime.now(timezone.utc)
+    emu = Emulator().start(port=emulator_port)
+    p = scenario.demo(emu, now=now)
+    p.rate_limit = (5.0, 250)  # an Enterprise plan's bucket: the demo need not wait
+    db_file = instance / "demo.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(db_file) + suffix).unlink(missing_ok=True)
+    holder: dict[str, Any] = {}
+    server = make_server("127.0.0.1", port, lambda env, start: holder["app"](env, start), threaded=True)
+    url = f"http://127.0.0.1:{server.server_port}"
+    app = create_app({"DATABASE_URL": f"sqlite:///{db_file}", "B24_CLIENT_ID": CLIENT_ID,
+                      "B24_CLIENT_SECRET": "demo-secret", "B24_OAUTH_SERVER": emu.url + "/",
+                      "PUBLIC_URL": url, "START_RUNNER": True})
+    holder["app"] = app
+    emu.register_app(CLIENT_ID, "demo-secret", url)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    click.echo(f"portal emulator: {emu.url}  (portal {p.domain})")
+    click.echo(f"installing Hourbook into {p.domain} …")
+    response = emu.install(p, CLIENT_ID)
+    if response.status_code != 200:
+        raise click.ClickException(f"install failed: {response.status_code} {response.text[:200]}")
+    emu.flush_events()
+    hb = app.extensions["hourbook"]
+    with hb.sessions() as s, s.begin():
+        portal = s.execute(select(Portal).where(Portal.member_id == p.member_id)).scalar_one()
+        accounts = setup_contracts(s, portal, p, now)
+        portal_id, account_ids = portal.id, [a.id for a in accounts]
+    click.echo("syncing time records …")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with hb.sessions() as s:
+            state = s.get(SyncState, portal_id)
+            if state is not None and state.first_sync_at is not None:
+                break
+        time.sleep(0.3)
+    else:
+        raise click.ClickException("the first sync did not finish in 2 minutes")
+    hb.runner.enqueue(hb.jobs.close_periods, job_id="close-periods")
+    time.sleep(1)
+    with hb.sessions() as s:
+        click.echo("")
+        for account_id in account_ids:
+            account = s.get(Account, account_id)
+            b = balance(s, account_id, datetime.now(timezone.utc))
+            if b is None:
+                continue
+            t = b.terms
+            state = f"перерасход {format_hours(t.overage_s)}" if t.overage_s else f"осталось {format_hours(t.remaining_s)}"
+            click.echo(f"  {account.name:<16} {b.label:<12} потрачено {format_hours(t.consumption_s):>12}, {state}")
+    click.echo(f"\nHourbook: {url}/   health: {url}/healthz   (Ctrl-C stops both)")
+    if not serve:
+        server.shutdown()
+        emu.stop()
+        return
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.shutdown()
+        emu.stop()
+

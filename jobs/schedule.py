@@ -1,0 +1,92 @@
+"""The periodic schedule: incremental sync every minute, open-period
+reconcile every 10 minutes, the full history check nightly, and period
+closing — in one process only.
+
+With Redis, the process that holds a short-lived lock is the scheduler and
+every other one stands by (a worker restart or a second worker never
+doubles the schedule); without Redis, the app's own thread is the only one.
+A run missed while nothing was running is caught up at start, once: the
+last run times live in the database (sync_state), not in memory.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from b24.models import SyncState
+
+from . import tasks
+from .context import context
+
+log = logging.getLogger("hourbook.schedule")
+
+INCREMENTAL = timedelta(minutes=1)
+RECONCILE = timedelta(minutes=10)
+HISTORY = timedelta(hours=24)
+LOCK_TTL_S = 90
+
+
+def due(state: SyncState | None, now: datetime) -> tuple[bool, bool, bool]:
+    """(sync, reconcile, full) due for a portal, from when each last ran."""
+    if state is None or state.first_sync_at is None:
+        return True, True, True
+    sync = state.incremental_at is None or now - state.incremental_at >= INCREMENTAL
+    reconcile = state.reconcile_at is None or now - state.reconcile_at >= RECONCILE
+    full = state.history_at is None or now - state.history_at >= HISTORY
+    return sync or reconcile or full, reconcile, full
+
+
+def tick(runner: Any, now: datetime | None = None) -> list[str]:
+    """Queue what is due now; returns the job ids queued."""
+    now = now or datetime.now(timezone.utc)
+    queued = []
+    ctx = context()
+    for portal_id in tasks.active_portals():
+        with ctx.sessions() as s:
+            state = s.get(SyncState, portal_id)
+            if state is not None:
+                s.expunge(state)
+        run, reconcile, full = due(state, now)
+        if run:
+            job_id = f"sync-{portal_id}" + ("-full" if full else "-reconcile" if reconcile else "")
+            runner.enqueue(tasks.sync_portal, portal_id, reconcile, full, job_id=job_id)
+            queued.append(job_id)
+    runner.enqueue(tasks.close_periods, job_id="close-periods")
+    queued.append("close-periods")
+    return queued
+
+
+class Scheduler:
+    def __init__(self, runner: Any, redis: Any = None, every_s: float = 20.0,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.runner, self.redis, self.every_s, self.sleep = runner, redis, every_s, sleep
+        self.stopped = threading.Event()
+        self.name = f"scheduler-{id(self)}"
+
+    def leader(self) -> bool:
+        if self.redis is None:
+            return True
+        key = "hourbook:scheduler"
+        if self.redis.set(key, self.name, nx=True, ex=LOCK_TTL_S):
+            return True
+        if self.redis.get(key) == self.name.encode():
+            self.redis.expire(key, LOCK_TTL_S)
+            return True
+        return False
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                if self.leader():
+                    tick(self.runner)
+            except Exception as err:  # the schedule must outlive one bad tick
+                log.error("scheduler tick failed: %s", err)
+            self.stopped.wait(self.every_s)
+
+    def start(self) -> Scheduler:
+        threading.Thread(target=self.run, name="hourbook-scheduler", daemon=True).start()
+        return self
