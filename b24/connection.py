@@ -38,22 +38,29 @@ def mark_dead(session: Session, auth: PortalAuth, reason: str) -> None:
     auth.dead_reason = reason
 
 
-def token_request(app: AppCredentials, **params: str) -> dict[str, Any]:
-    """Ask the OAuth server; raises AuthDead on a refusal, Transient on trouble."""
-    query = {"client_id": app.client_id, "client_secret": app.client_secret, **params}
+def oauth_get(url: str, params: dict[str, str], what: str, timeout_s: float = 30) -> tuple[int, dict[str, Any]]:
+    """A GET to the authorization server: (status, JSON answer); trouble
+    reaching it (timeouts, 5xx) is Transient, to be retried."""
     try:
-        response = requests.get(app.token_url, params=query, timeout=30)
+        response = requests.get(url, params=params, timeout=timeout_s)
     except (requests.Timeout, requests.ConnectionError) as err:
-        raise Transient("TIMEOUT", str(err), 0, "oauth/token") from None
+        raise Transient("TIMEOUT", str(err), 0, what) from None
+    if response.status_code >= 500:
+        raise Transient(f"HTTP_{response.status_code}", "", response.status_code, what)
     try:
         answer = response.json()
     except ValueError:
         answer = {}
-    if response.status_code >= 500:
-        raise Transient(f"HTTP_{response.status_code}", "", response.status_code, "oauth/token")
+    return response.status_code, answer if isinstance(answer, dict) else {}
+
+
+def token_request(app: AppCredentials, **params: str) -> dict[str, Any]:
+    """Ask the OAuth server for tokens; raises AuthDead on a refusal."""
+    status, answer = oauth_get(app.token_url, {"client_id": app.client_id, "client_secret": app.client_secret,
+                                               **params}, "oauth/token")
     if "error" in answer or "access_token" not in answer:
-        raise AuthDead(str(answer.get("error") or f"HTTP_{response.status_code}"),
-                       str(answer.get("error_description") or ""), response.status_code, "oauth/token")
+        raise AuthDead(str(answer.get("error") or f"HTTP_{status}"),
+                       str(answer.get("error_description") or ""), status, "oauth/token")
     return answer
 
 

@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import requests
-
-from .client import AuthDead, Rest, RestError, Transient
+from .client import AuthDead, Rest, RestError
+from .connection import oauth_get
 
 MANIFEST = Path(__file__).resolve().parent.parent / "install.json"
 
@@ -39,19 +38,11 @@ def verify_access_token(oauth_server: str, access_token: str, client_id: str,
     of another app or another portal."""
     if not access_token:
         raise AuthDead("NO_AUTH_FOUND", "no access token")
-    url = oauth_server.rstrip("/") + "/rest/app.info"
-    try:
-        response = requests.get(url, params={"auth": access_token}, timeout=timeout_s)
-    except (requests.Timeout, requests.ConnectionError) as err:
-        raise Transient("TIMEOUT", str(err), 0, "app.info") from None
-    try:
-        answer = response.json()
-    except ValueError:
-        answer = {}
-    result = answer.get("result") if isinstance(answer, dict) else None
-    if response.status_code != 200 or not isinstance(result, dict):
-        raise AuthDead(str(answer.get("error", f"HTTP_{response.status_code}")), "token not accepted",
-                       response.status_code, "app.info")
+    status, answer = oauth_get(oauth_server.rstrip("/") + "/rest/app.info", {"auth": access_token}, "app.info",
+                               timeout_s)
+    result = answer.get("result")
+    if status != 200 or not isinstance(result, dict):
+        raise AuthDead(str(answer.get("error", f"HTTP_{status}")), "token not accepted", status, "app.info")
     install = result.get("install") or {}
     if result.get("client_id") != client_id:
         raise AuthDead("WRONG_APP", "the token belongs to another application", 401, "app.info")
