@@ -29,7 +29,8 @@ from ledger.contracts import (
     set_upfront,
 )
 from ledger.hours import format_hours
-from ledger.models import Account, Portal
+from ledger.models import Account, Direction, Portal
+from ledger.plan import tariff_options
 
 CLIENT_ID = "local.hourbook.demo"
 
@@ -44,6 +45,11 @@ def setup_contracts(session, portal: Portal, p: Any, now: datetime) -> list[Acco
                            group_ids=(groups["g_romashka"],), actor="demo", now=now)
     set_retainer(session, romashka, hours_s=40 * 3600, price_minor=100_000_00, starts_on=start,
                  title="Сопровождение 40", actor="demo", now=now)
+    for position, (name, hours, tag) in enumerate([("CRM и воронки", 60, "crm"), ("Интеграции", 40, "интеграция"),
+                                                   ("Роботы и автоматизация", 30, "роботы"),
+                                                   ("Обучение сотрудников", 30, "обучение")]):
+        session.add(Direction(account_id=romashka.id, name=name, planned_s=hours * 3600, match_kind="tag",
+                              match_value=tag, position=position))  # the 160 h development plan
     vector = add_account(session, portal, "АО «Вектор»", company_id=companies["vector"],
                          group_ids=(groups["g_vector"],), actor="demo", now=now)
     staged = set_staged(session, vector, stages=[("Аудит и проектирование", 20 * 3600, 60_000_00),
@@ -115,6 +121,12 @@ def run(port: int, emulator_port: int, instance: Path, serve: bool) -> None:
             t = b.terms
             state = f"перерасход {format_hours(t.overage_s)}" if t.overage_s else f"осталось {format_hours(t.remaining_s)}"
             click.echo(f"  {account.name:<16} {b.label:<12} потрачено {format_hours(t.consumption_s):>12}, {state}")
+    click.echo("\n  План развития «Ромашки» 160 ч / the 160 h development plan, 2 500 ₽/ч:")
+    for option in tariff_options(160 * 3600, 2_500_00):
+        if option.months and option.spare_s == 0:
+            click.echo(f"    {option.tariff_h:>3} ч × {option.months} мес = "
+                       f"{option.total_price_minor // 100:,} ₽ ({option.monthly_price_minor // 100:,} ₽/мес)"
+                       .replace(",", " "))
     click.echo(f"\nHourbook: {url}/   health: {url}/healthz   (Ctrl-C stops both)")
     if not serve:
         server.shutdown()

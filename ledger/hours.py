@@ -1,6 +1,6 @@
 """Hours as people write them, to and from integer seconds, exactly.
 
-"1.5", "1,5", "1:30", "90m", "2h 15m" all parse without a float in sight;
+"1.5", "1,5", "1:30", "90m", "2h 15m" all parse with Decimal, never binary fractions;
 formatting never rounds 3 h 30 min to "4 hours" the way Babel's
 format_timedelta does.
 """

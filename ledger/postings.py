@@ -48,7 +48,7 @@ class NewPosting:
     def __post_init__(self) -> None:
         if self.kind not in TOTAL_COLUMNS:
             raise ValueError(f"unknown posting kind: {self.kind}")
-        if type(self.amount_s) is not int:  # bool and float are refused alike
+        if type(self.amount_s) is not int:  # exactly int: a bool or a fraction is refused too
             raise TypeError(f"amount_s must be an int, got {type(self.amount_s).__name__}")
         if self.amount_s == 0:
             raise ValueError("a posting moves a non-zero amount")
