@@ -272,6 +272,7 @@ class TimeEntry(Base):
         CheckConstraint("duration_s >= 0", name="entry_duration"),
         Index("ix_entries_account_period", "account_id", "period_id"),
         Index("ix_entries_portal_task", "portal_id", "task_id"),
+        Index("ix_entries_state", "state"),  # the close job re-derives 'future' entries
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
