@@ -68,18 +68,26 @@ def bind_all(rest: Rest, public_url: str, spec: dict[str, Any] | None = None) ->
     spec = spec or manifest()
     base = public_url.rstrip("/")
     report = BindReport()
-    bound_events = {(str(e.get("event", "")).upper(), e.get("handler"))
-                    for e in rest.call("event.get").get("result") or [] if isinstance(e, dict)}
+    bound_events = set()
+    for e in rest.call("event.get").get("result") or []:
+        if isinstance(e, dict):
+            offline = str(e.get("offline", "0")) == "1"
+            bound_events.add((str(e.get("event", "")).upper(), None if offline else e.get("handler")))
     for item in spec["events"]:
-        key = (item["event"].upper(), base + item["handler"])
+        offline = item.get("event_type") == "offline"
+        key = (item["event"].upper(), None if offline else base + item["handler"])
         if key in bound_events:
             report.already += 1
             continue
-        params = {"event": item["event"], "handler": key[1]}
+        params: dict[str, Any] = {"event": item["event"]}
+        if offline:
+            params["event_type"] = "offline"  # admin only: the installer runs as the admin
+        else:
+            params["handler"] = key[1]
         if item.get("options"):
             params["options"] = item["options"]
         rest.call("event.bind", params)
-        report.events_bound.append(item["event"])
+        report.events_bound.append(item["event"] + (" (offline)" if offline else ""))
     bound_placements = {(str(p.get("placement")), p.get("handler"))
                         for p in rest.call("placement.get").get("result") or [] if isinstance(p, dict)}
     for item in spec["placements"]:

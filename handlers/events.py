@@ -100,7 +100,10 @@ def _dispatch(s, hb, portal: Portal, stored: PortalAuth, event: str, data: dict,
     if event == "ONAPPUNINSTALL":
         portals.uninstall(s, portal, stored)
         return
-    if event in ("ONAPPINSTALL", "ONAPPUPDATE", "ONOFFLINEEVENT"):
+    if event in ("ONAPPINSTALL", "ONAPPUPDATE"):
+        # These carry the installing admin's tokens. Other events carry the
+        # tokens of whoever triggered them: never let those replace the
+        # admin's, which portal-wide reads and offline events need.
         portal.active, stored.installed = True, True
         portals.accept_tokens(stored, hb.box, auth)
     if event == "ONAPPUPDATE":

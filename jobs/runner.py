@@ -54,33 +54,45 @@ class InProcessRunner:
         while True:
             self.run_one(block=True)
 
-    def run_one(self, block: bool = False) -> bool:
+    def run_one(self, block: bool = False, retry: bool = True) -> bool:
         try:
             key, func, args = self.queue.get(block=block, timeout=None if block else 0)
         except queue.Empty:
             return False
         with self.lock:
             self.pending.discard(key)
-        for attempt in range(len(self.retry_intervals_s) + 1):
+        attempts = len(self.retry_intervals_s) + 1 if retry else 1
+        for attempt in range(attempts):
             try:
                 func(*args)
                 self.done += 1
                 break
             except Exception as err:  # a job's failure must not stop the runner
-                if attempt == len(self.retry_intervals_s):
-                    log.error("job %s failed for good: %s", key, err)
+                if attempt == attempts - 1 or not retryable(err):
+                    log.error("job %s failed: %s", key, err)
                     self.failed.append((key, repr(err)))
                     break
                 log.warning("job %s failed (%s), retrying", key, err)
                 self.sleep(self.retry_intervals_s[attempt])
         return True
 
-    def drain(self) -> int:
-        """Run every queued job now, in this thread (tests, the command line)."""
+    def drain(self, retry: bool = False) -> int:
+        """Run every queued job now, in this thread (tests, the command
+        line); by default each once, failures recorded in `failed`."""
         n = 0
-        while self.run_one(block=False):
+        while self.run_one(block=False, retry=retry):
             n += 1
         return n
+
+
+def retryable(err: Exception) -> bool:
+    """Limits, overload and timeouts pass; a refusal (bad credentials, no
+    rights) will not, so retrying it only delays the schedule's next try."""
+    from b24.client import AuthDead, RestError, Transient
+
+    if isinstance(err, AuthDead):
+        return False
+    return isinstance(err, Transient) or not isinstance(err, RestError)
 
 
 class RqRunner:
