@@ -96,6 +96,7 @@ class OAuthAuth:
         return self._token
 
     def refresh(self, stale: str | None) -> str:
+        refused: AuthDead | None = None
         with self.sessions() as s, s.begin():
             auth = s.execute(
                 select(PortalAuth).where(PortalAuth.portal_id == self.portal_id).with_for_update()
@@ -105,17 +106,21 @@ class OAuthAuth:
                 self._token = current  # refreshed by someone else while we waited for the lock
                 return current
             refresh = self.box.open(auth.refresh_token)
-            if not refresh:
-                mark_dead(s, auth, "no refresh token")
-                raise AuthDead("NO_REFRESH_TOKEN", "re-install the app")
             try:
+                if not refresh:
+                    raise AuthDead("NO_REFRESH_TOKEN", "re-install the app")
                 answer = token_request(self.app, grant_type="refresh_token", refresh_token=refresh)
             except AuthDead as err:
+                # Marked dead in this transaction, which must commit: raising
+                # inside it would roll the mark back and hide the portal's state.
                 mark_dead(s, auth, f"{err.code}: {err.description}".strip(": "))
-                raise
-            store_tokens(auth, self.box, answer)
-            self._token = answer["access_token"]
-            return self._token
+                refused = err
+            else:
+                store_tokens(auth, self.box, answer)
+                self._token = answer["access_token"]
+        if refused is not None:
+            raise refused
+        return self._token
 
 
 def store_tokens(auth: PortalAuth, box: SecretBox, answer: dict[str, Any]) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 from sqlalchemy import select
 
+from b24.models import PortalAuth, SyncState
 from ledger.balance import balance
 from ledger.hours import format_hours
-from ledger.models import Account
+from ledger.models import Account, Portal
 
 from . import db
 
@@ -20,4 +21,10 @@ def index():
     rows = []
     for account in s.execute(select(Account).order_by(Account.id)).scalars():
         rows.append((account, balance(s, account.id)))
-    return render_template("home.html", rows=rows, hours=format_hours)
+    portals = s.execute(
+        select(Portal, PortalAuth, SyncState)
+        .join(PortalAuth, PortalAuth.portal_id == Portal.id)
+        .outerjoin(SyncState, SyncState.portal_id == Portal.id)
+        .order_by(Portal.id)
+    ).all()
+    return render_template("home.html", rows=rows, portals=portals, hours=format_hours)

@@ -153,3 +153,29 @@ def test_forged_install_is_refused(emu, live):
     assert response.status_code == 403
     assert requests.post(url + "/install", timeout=10, data={"member_id": "x"}).status_code == 400
     assert counts(app) == before
+
+
+def test_a_portal_refusing_our_tokens_is_marked_and_shown(emu, live):
+    app, url = live
+    p, staff, task = small_portal(emu)
+    emu.install(p, CLIENT_ID)
+    emu.flush_events()
+    hb = app.extensions["hourbook"]
+    hb.runner.drain()
+    p.payment_expired = True  # the refresh will answer PAYMENT_REQUIRED
+    emu.expire_tokens(p)
+    from jobs.tasks import sync_portal
+
+    with hb.sessions() as s:
+        portal_id = s.execute(select(Portal.id).where(Portal.member_id == p.member_id)).scalar_one()
+    with pytest.raises(Exception):
+        sync_portal(portal_id)
+    with hb.sessions() as s:
+        auth = s.get(PortalAuth, portal_id)
+        assert auth.status == "dead" and "PAYMENT_REQUIRED" in auth.dead_reason
+    page = requests.get(url + "/", timeout=10).text
+    assert "PAYMENT_REQUIRED" in page and "refuses our credentials" in page
+    from jobs.schedule import tick
+
+    queued = tick(hb.runner, datetime.now(timezone.utc) + timedelta(minutes=2))
+    assert f"sync-{portal_id}" in " ".join(queued)  # dead portals are retried, never skipped
