@@ -37,6 +37,15 @@ def small_portal(emu):
     return p, staff, task
 
 
+def installed_and_synced(emu, app, p):
+    """The admin installs the app; its first (full) sync runs."""
+    emu.install(p, CLIENT_ID)
+    emu.flush_events()
+    hb = app.extensions["hourbook"]
+    hb.runner.drain()
+    return hb
+
+
 def counts(app) -> dict[str, int]:
     with app.extensions["hourbook"].sessions() as s:
         return {t.name: s.execute(select(func.count()).select_from(t)).scalar_one()
@@ -98,10 +107,7 @@ def test_reinstall_binds_nothing_twice_and_keeps_history(emu, live):
 def test_task_event_queues_a_resync_of_that_task(emu, live):
     app, url = live
     p, staff, task = small_portal(emu)
-    emu.install(p, CLIENT_ID)
-    emu.flush_events()
-    hb = app.extensions["hourbook"]
-    hb.runner.drain()
+    hb = installed_and_synced(emu, app, p)
     first = p.records()[0]
     p.update_time(int(first["ID"]), seconds=4321)
     p.update_task(task, title="Воронка (переименована)")  # fires ONTASKUPDATE
@@ -158,10 +164,7 @@ def test_forged_install_is_refused(emu, live):
 def test_a_portal_refusing_our_tokens_is_marked_and_shown(emu, live):
     app, url = live
     p, staff, task = small_portal(emu)
-    emu.install(p, CLIENT_ID)
-    emu.flush_events()
-    hb = app.extensions["hourbook"]
-    hb.runner.drain()
+    hb = installed_and_synced(emu, app, p)
     p.payment_expired = True  # the refresh will answer PAYMENT_REQUIRED
     emu.expire_tokens(p)
     from jobs.tasks import sync_portal
