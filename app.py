@@ -4,7 +4,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -170,8 +169,7 @@ def worker(ctx: AppContext, burst: bool, with_scheduler: bool) -> None:
     connection = redis_lib.Redis.from_url(conf["REDIS_URL"])
     if with_scheduler and not burst:
         Scheduler(RqRunner(connection), connection).start()
-    Worker(["hourbook"], connection=connection).work(burst=burst, with_scheduler=True,
-                                                       maintenance_interval=60)
+    Worker(["hourbook"], connection=connection, maintenance_interval=60).work(burst=burst, with_scheduler=True)
 
 
 @cli.command()

@@ -19,7 +19,6 @@ in the result, or the run stops: a benchmark of a broken ledger means nothing.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import statistics
@@ -31,12 +30,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from datetime import time as clock
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, func, insert, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from bench.common import exit_status, passed, results_path, table, write_json
 from ledger import calendar as cal
 from ledger import schema
 from ledger.balance import balance
@@ -48,7 +47,6 @@ from ledger.models import Period, PeriodTotals, Posting, TimeEntry
 from ledger.verify import check_totals, verify  # not `from ledger import verify`: that is the function
 
 PG_BASE = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
-RESULTS = Path(__file__).resolve().parent / "results"
 TZ = "Europe/Moscow"
 # A fixed clock: the open month is November 2026 on every run, so two runs
 # build the same history (the generator is seeded too) and differ only in time.
@@ -471,26 +469,13 @@ def format_table(rows: list[dict]) -> str:
             return ""
         return f"{value:.2f}" if value >= 0.1 else f"{value:.2g}"
 
-    def passed(row: dict) -> str:
-        return "" if row["pass"] is None else "PASS" if row["pass"] else "FAIL"
-
     header = ("figure", "target", "measured", "ratio", "pass")
     cells = [header] + [
         (row["figure"], row["target"] or "", measured(row), ratio(row["ratio"]), passed(row))
         for row in rows
     ]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(header))]
-    lines = [" | ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in cells]
-    lines.insert(1, "-+-".join("-" * width for width in widths))
+    lines = table(cells[0], cells[1:]).split("\n")
     return "\n".join(lines)
-
-
-def write_json(rows: list[dict], path: Path) -> None:
-    """Written beside and renamed, so an interrupted run never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -500,12 +485,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rows = run(quick=args.quick, db=args.db)
     print(format_table(rows))
-    # A smoke run keeps its own file so that it never replaces the full figures.
-    path = RESULTS / ("ledger.quick.json" if args.quick else "ledger.json")
+    path = results_path("ledger", args.quick)
     write_json(rows, path)
     print(f"\nwritten to {path}")
-    failed = [row for row in rows if row["pass"] is False and "(info)" not in (row["target"] or "")]
-    return 1 if failed else 0
+    return exit_status(rows)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ the portal's records are the truth (PRODUCT.md rule 1). One sync run:
    open periods plus a lookback, and task metadata changed since the last
    one. A record missing from that window may have been re-dated rather
    than deleted: its task is re-read before its deletion is posted.
+5. The full run (nightly) re-reads every record instead of the window, and
+   every task's metadata: what no total and no window shows is found there.
 """
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ from ledger.tasks import upsert_task
 
 log = logging.getLogger("hourbook.sync")
 LOOKBACK = timedelta(days=3)  # records dated just before an open period still get re-read
+CLOCK_MARGIN = timedelta(minutes=2)
 
 
 @dataclass
@@ -64,11 +67,17 @@ class Sync:
     # ------------------------------------------------------------ the run
 
     def run(self, reconcile: bool = False, full: bool = False) -> SyncReport:
+        # Task changes are read "since the last reconcile": that point must be
+        # when this run began reading, or a change made during the run is
+        # never asked for again.
+        started = self.now()
         before = sum(self.rest.requests_made.values())
         state = self._state()
         cursor = state.last_record_id
         known = self._count_tasks()
-        task_pages = min(40, known // reader.PAGE + 1)
+        # Enough task pages to see the end of the list (a short page) in this
+        # same request; the rest of the batch reads new records.
+        task_pages = min(45, known // reader.PAGE + 1)
         record_pages = reader.MAX_BATCH - task_pages
         cmds = {**reader.chain_commands("r", cursor, record_pages, reader._records_page),
                 **reader.task_chain_commands(0, task_pages, ["ID", "TIME_SPENT_IN_LOGS"])}
@@ -86,7 +95,7 @@ class Sync:
         self._check_totals(task_rows)
         if reconcile or full:
             self._reconcile(state.reconcile_at, full)
-        self._finish(reconcile or full, full)
+        self._finish(reconcile or full, full, started)
         self.report.requests = sum(self.rest.requests_made.values()) - before
         return self.report
 
@@ -228,10 +237,16 @@ class Sync:
     def _reconcile(self, last: datetime | None, full: bool) -> None:
         with self.sessions() as s:
             tz = s.get(Portal, self.portal_id).time_zone
-        since = self._window_start()
+        # The full run re-reads every record, not only the window: an edit in a
+        # closed month that leaves its task's total as it was (durations swapped
+        # between two records, a record re-dated within the closed months) shows
+        # in no total and in no window.
+        since = None if full else self._window_start()
         seen: set[int] = set()
         now = self.now()
-        for chunk in reader.records_since(self.rest, since.astimezone(cal.zone(tz))):
+        chunks = reader.new_records(self.rest, 0) if since is None else \
+            reader.records_since(self.rest, since.astimezone(cal.zone(tz)))
+        for chunk in chunks:
             snaps = self._snapshots(chunk)
             self._refresh_tasks(sorted({s.task_id for s in snaps}), only_unknown=True)
             with self.sessions() as s, s.begin():
@@ -239,11 +254,13 @@ class Sync:
                     seen.add(snap.record_id)
                     self.report.postings += apply_entry(s, snap, now).written
             self.report.window_records += len(chunk)
+        # The live entries the read did not bring back, found here rather than by
+        # NOT IN: a list of every record read would pass PostgreSQL's bind limit.
         with self.sessions() as s:
-            missing = s.execute(select(TimeEntry.task_id).where(
+            live = s.execute(select(TimeEntry.record_id, TimeEntry.task_id).where(
                 TimeEntry.portal_id == self.portal_id, TimeEntry.deleted.is_(False),
-                TimeEntry.work_at >= since, TimeEntry.record_id.not_in(seen) if seen else True,
-            ).distinct()).scalars().all()
+                TimeEntry.work_at >= since if since is not None else True)).all()
+        missing = {task_id for record_id, task_id in live if record_id not in seen}
         if missing:
             self._reread_tasks(sorted(set(missing)))  # confirm: deleted, or re-dated out of the window
         if full:
@@ -252,15 +269,17 @@ class Sync:
                     TimeEntry.portal_id == self.portal_id).distinct()).scalars())
             self._store_tasks([task_from_api(i) for i in reader.tasks_meta(self.rest, ids)])
         elif last is not None:
-            self._store_tasks([task_from_api(i) for i in reader.changed_tasks(self.rest, last.astimezone(cal.zone(tz)))])
+            # A margin for the portal's clock and ours not quite agreeing.
+            since = (last - CLOCK_MARGIN).astimezone(cal.zone(tz))
+            self._store_tasks([task_from_api(i) for i in reader.changed_tasks(self.rest, since)])
 
-    def _finish(self, reconciled: bool, full: bool) -> None:
+    def _finish(self, reconciled: bool, full: bool, started: datetime) -> None:
         now = self.now()
         with self.sessions() as s, s.begin():
             state = s.get(SyncState, self.portal_id)
             state.incremental_at = now
             if reconciled:
-                state.reconcile_at = now
+                state.reconcile_at = started
             if full:
                 state.history_at = now
             if state.first_sync_at is None:
