@@ -32,6 +32,7 @@ class Hourbook:
 
     engine: Engine
     sessions: sessionmaker[Session]
+    readers: sessionmaker[Session]  # read-only pages: never wait behind a sync's write
     box: SecretBox
     runner: Any
     app_credentials: AppCredentials | None
@@ -58,7 +59,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
             runner.start()
             Scheduler(runner).start()
-    app.extensions["hourbook"] = Hourbook(engine, make_session_factory(engine), SecretBox(conf["SECRET_KEY"]),
+    readers = make_session_factory(make_engine(conf["DATABASE_URL"], read_only=True))
+    app.extensions["hourbook"] = Hourbook(engine, make_session_factory(engine), readers, SecretBox(conf["SECRET_KEY"]),
                                           runner, jobs_context.app_credentials(conf), jobs_tasks)
     app.teardown_appcontext(request_db.close)
     handlers.register(app)

@@ -1,4 +1,5 @@
-"""One database session per request, closed when the request ends."""
+"""Database sessions per request, closed when the request ends: `session()`
+for handlers that write, `reader()` for pages that only show."""
 from __future__ import annotations
 
 from flask import current_app, g
@@ -11,7 +12,14 @@ def session() -> Session:
     return g.db_session
 
 
+def reader() -> Session:
+    if "db_reader" not in g:
+        g.db_reader = current_app.extensions["hourbook"].readers()
+    return g.db_reader
+
+
 def close(_exc: BaseException | None = None) -> None:
-    s = g.pop("db_session", None)
-    if s is not None:
-        s.close()
+    for name in ("db_session", "db_reader"):
+        s = g.pop(name, None)
+        if s is not None:
+            s.close()

@@ -15,7 +15,7 @@ bp = Blueprint("health", __name__)
 def healthz():
     """200 when the database answers and every connected portal has been
     synced at least once; 503 while the first sync is still running."""
-    s = db.session()
+    s = db.reader()
     waiting = s.execute(
         select(Portal.id).join(PortalAuth, PortalAuth.portal_id == Portal.id)
         .outerjoin(SyncState, SyncState.portal_id == Portal.id)

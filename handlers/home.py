@@ -17,7 +17,7 @@ bp = Blueprint("home", __name__)
 
 @bp.get("/")
 def index():
-    s = db.session()
+    s = db.reader()
     rows = []
     for account in s.execute(select(Account).order_by(Account.id)).scalars():
         rows.append((account, balance(s, account.id)))

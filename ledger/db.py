@@ -42,14 +42,16 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=timezone.utc)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, read_only: bool = False, **kwargs: Any) -> Engine:
     """An engine for `url` with the settings the ledger relies on.
 
     SQLite: foreign keys on, WAL, a generous busy timeout, and every
     transaction opened with BEGIN IMMEDIATE. pysqlite's default deferred BEGIN
     lets two writers both read and then deadlock on the upgrade to a write
     lock; IMMEDIATE makes them queue instead, which is what the ledger's
-    read-then-post transactions need.
+    read-then-post transactions need. A `read_only` engine (pages that only
+    show balances) opens plain deferred transactions on query-only
+    connections: in WAL mode they never wait behind a sync's commit.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -61,17 +63,24 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
-            if parsed.database not in (None, "", ":memory:"):
+            if parsed.database not in (None, "", ":memory:") and not read_only:
                 cur.execute("PRAGMA journal_mode=WAL")
                 cur.execute("PRAGMA synchronous=NORMAL")
+            if read_only:
+                cur.execute("PRAGMA query_only=1")
             cur.close()
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, pool_pre_ping=True, **kwargs)
+    if read_only:
+        @event.listens_for(engine, "begin")
+        def _pg_read_only(conn: Any) -> None:
+            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+    return engine
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

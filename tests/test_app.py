@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from sqlalchemy import text
 
 from app import create_app
 from ledger.example import seed
@@ -198,3 +199,30 @@ def test_demo_installs_into_the_emulator_syncs_and_prints_three_clients(tmp_path
         assert name in done.stdout
     assert "/healthz" in done.stdout
     assert (tmp_path / "demo.db").exists()
+
+
+def test_pages_do_not_wait_behind_a_sync_holding_the_write_lock(app: Flask):
+    """A sync commits in chunks that hold SQLite's write lock for a while;
+    pages read through a deferred, query-only connection meanwhile."""
+    import time
+
+    writer = app.extensions["hourbook"].sessions()
+    writer.execute(text("SELECT 1"))  # BEGIN IMMEDIATE: the write lock is ours until rollback
+    try:
+        started = time.monotonic()
+        response = app.test_client().get("/")
+        assert response.status_code == 200
+        assert time.monotonic() - started < 2
+    finally:
+        writer.rollback()
+        writer.close()
+
+
+def test_page_connections_cannot_write(app: Flask):
+    from sqlalchemy.exc import DBAPIError
+
+    reader = app.extensions["hourbook"].readers()
+    with pytest.raises(DBAPIError):
+        reader.execute(text("INSERT INTO audit_events (actor, action, before, after, at) "
+                            "VALUES ('x', 'y', '{}', '{}', CURRENT_TIMESTAMP)"))
+    reader.close()
