@@ -262,7 +262,7 @@ class Sync:
                 TimeEntry.work_at >= since if since is not None else True)).all()
         missing = {task_id for record_id, task_id in live if record_id not in seen}
         if missing:
-            self._reread_tasks(sorted(set(missing)))  # confirm: deleted, or re-dated out of the window
+            self._reread_tasks(sorted(missing))  # confirm: deleted, or re-dated out of the window
         if full:
             with self.sessions() as s:
                 ids = sorted(s.execute(select(TimeEntry.task_id).where(
