@@ -4,6 +4,7 @@ installer and OAuth flow, synced, and served. Nothing else to start."""
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
 from datetime import datetime, timezone
@@ -69,11 +70,27 @@ def setup_contracts(session, portal: Portal, p: Any, now: datetime) -> list[Acco
 
 
 def run(port: int, emulator_port: int, instance: Path, serve: bool) -> None:
+    # Ctrl-C (and a plain `kill`) stop both servers, whenever it comes, even
+    # from a shell that had SIGINT ignored for background jobs.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    servers: list[Any] = []
+    try:
+        _run(port, emulator_port, instance, serve, servers)
+    except KeyboardInterrupt:
+        click.echo("stopping …")
+    finally:
+        for stop in reversed(servers):
+            stop()
+
+
+def _run(port: int, emulator_port: int, instance: Path, serve: bool, servers: list[Any]) -> None:
     from app import create_app
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no request log in the demo's output
     now = datetime.now(timezone.utc)
     emu = Emulator().start(port=emulator_port)
+    servers.append(emu.stop)
     p = scenario.demo(emu, now=now)
     p.rate_limit = (5.0, 250)  # an Enterprise plan's bucket: the demo need not wait
     db_file = instance / "demo.db"
@@ -88,6 +105,7 @@ def run(port: int, emulator_port: int, instance: Path, serve: bool) -> None:
     holder["app"] = app
     emu.register_app(CLIENT_ID, "demo-secret", url)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    servers.append(server.shutdown)
     click.echo(f"portal emulator: {emu.url}  (portal {p.domain})")
     click.echo(f"installing Hourbook into {p.domain} …")
     response = emu.install(p, CLIENT_ID)
@@ -128,14 +146,6 @@ def run(port: int, emulator_port: int, instance: Path, serve: bool) -> None:
                        f"{option.total_price_minor // 100:,} ₽ ({option.monthly_price_minor // 100:,} ₽/мес)"
                        .replace(",", " "))
     click.echo(f"\nHourbook: {url}/   health: {url}/healthz   (Ctrl-C stops both)")
-    if not serve:
-        server.shutdown()
-        emu.stop()
-        return
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        server.shutdown()
-        emu.stop()
+    while serve:
+        time.sleep(3600)
 

@@ -226,3 +226,40 @@ def test_page_connections_cannot_write(app: Flask):
         reader.execute(text("INSERT INTO audit_events (actor, action, before, after, at) "
                             "VALUES ('x', 'y', '{}', '{}', CURRENT_TIMESTAMP)"))
     reader.close()
+
+
+def test_demo_serves_until_ctrl_c_and_healthz_waits_for_the_first_sync(tmp_path: Path):
+    """The served demo: /healthz answers 200 once synced; Ctrl-C stops the app and the emulator."""
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    def free_port() -> int:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    port, emu_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ENV_SETTINGS}
+    env.update(INSTANCE_PATH=str(tmp_path), PYTHONIOENCODING="utf-8")
+    proc = subprocess.Popen([sys.executable, "app.py", "demo", "--port", str(port), "--emulator-port", str(emu_port)],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline, status = time.monotonic() + 120, None
+        while time.monotonic() < deadline and status != 200:
+            try:
+                status = urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).status
+            except OSError:
+                time.sleep(0.5)
+        assert status == 200
+        page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().decode()
+        assert "ООО «Ромашка»" in page and "АО «Вектор»" in page and "ИП Соколова" in page
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0
+        for p in (port, emu_port):
+            with pytest.raises(OSError):
+                urllib.request.urlopen(f"http://127.0.0.1:{p}/", timeout=2)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
