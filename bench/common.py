@@ -38,3 +38,12 @@ def results_path(name: str, quick: bool) -> Path:
 def exit_status(rows: list[dict]) -> int:
     failed = [row for row in rows if row["pass"] is False and "(info)" not in (row["target"] or "")]
     return 1 if failed else 0
+
+
+def finish(name: str, rows: list[dict], printed_table: str, quick: bool, suffix: str = "") -> int:
+    """Print the table, keep the rows as JSON, and give the exit status."""
+    print(printed_table)
+    path = results_path(name, quick)
+    write_json(rows, path)
+    print(f"\nwritten to {path}{suffix}")
+    return exit_status(rows)

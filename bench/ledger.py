@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy import Engine, func, insert, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bench.common import exit_status, passed, results_path, table, write_json
+from bench.common import finish, passed, table
 from ledger import calendar as cal
 from ledger import schema
 from ledger.balance import balance
@@ -484,11 +484,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     args = parser.parse_args(argv)
     rows = run(quick=args.quick, db=args.db)
-    print(format_table(rows))
-    path = results_path("ledger", args.quick)
-    write_json(rows, path)
-    print(f"\nwritten to {path}")
-    return exit_status(rows)
+    return finish("ledger", rows, format_table(rows), args.quick)
 
 
 if __name__ == "__main__":

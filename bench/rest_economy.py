@@ -58,7 +58,7 @@ from b24.client import Rest, WebhookAuth
 from b24.emulator import Emulator
 from b24.emulator.state import Portal as EmuPortal
 from jobs.sync import LOOKBACK, Sync, SyncReport
-from bench.common import exit_status, passed, results_path, table, write_json
+from bench.common import finish, passed, table
 from ledger import calendar as cal
 from ledger import schema
 from ledger.contracts import add_account, add_team_member, close_due, create_portal, set_retainer
@@ -449,11 +449,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     rows = run(quick=args.quick)
-    print(format_table(rows))
-    path = results_path("rest_economy", args.quick)
-    write_json(rows, path)
-    print(f"\nwritten to {path} ({time.perf_counter() - started:.0f} s in all)")
-    return exit_status(rows)
+    return finish("rest_economy", rows, format_table(rows), args.quick,
+                  f" ({time.perf_counter() - started:.0f} s in all)")
 
 
 if __name__ == "__main__":
