@@ -182,3 +182,33 @@ def test_a_portal_refusing_our_tokens_is_marked_and_shown(emu, live):
 
     queued = tick(hb.runner, datetime.now(timezone.utc) + timedelta(minutes=2))
     assert f"sync-{portal_id}" in " ".join(queued)  # dead portals are retried, never skipped
+
+
+def test_app_update_brings_a_new_application_token_which_replaces_the_old(emu, live):
+    app, url = live
+    p, staff, task = small_portal(emu)
+    hb = installed_and_synced(emu, app, p)
+    old_token = p.installs[CLIENT_ID].application_token
+    emu.update_app(p, CLIENT_ID)  # ONAPPUPDATE with the new token, proven by its access token
+    assert emu.flush_events()
+    new_token = p.installs[CLIENT_ID].application_token
+    assert new_token != old_token
+    assert hb.runner.drain() == 1 and hb.runner.failed == []  # the rebind job: nothing missing, nothing doubled
+    assert len({(b.event, b.handler, b.offline) for b in p.installs[CLIENT_ID].bindings}) == \
+        len(p.installs[CLIENT_ID].bindings)
+    event = {"event": "ONTASKUPDATE", "data[FIELDS_AFTER][ID]": str(task), "auth[member_id]": p.member_id}
+    assert requests.post(url + "/events", data={**event, "auth[application_token]": old_token},
+                         timeout=10).status_code == 403
+    assert requests.post(url + "/events", data={**event, "auth[application_token]": new_token},
+                         timeout=10).status_code == 200
+
+
+def test_a_forged_update_cannot_replace_the_application_token(emu, live):
+    app, url = live
+    p, staff, task = small_portal(emu)
+    installed_and_synced(emu, app, p)
+    before = counts(app)
+    forged = {"event": "ONAPPUPDATE", "auth[member_id]": p.member_id, "auth[application_token]": "attacker",
+              "auth[access_token]": "not-a-real-token", "auth[refresh_token]": "x"}
+    assert requests.post(url + "/events", data=forged, timeout=10).status_code == 403
+    assert counts(app) == before
