@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
-from sqlalchemy import select
+from flask import Blueprint, current_app, jsonify
+from sqlalchemy import func, select
 
 from b24.models import PortalAuth, SyncState
 from ledger.models import Portal
@@ -23,4 +23,10 @@ def healthz():
     ).scalars().all()
     if waiting:
         return jsonify(ok=False, syncing=list(waiting)), 503
+    if current_app.config.get("HEALTH_NEEDS_PORTAL"):
+        # The demo serves the app before installing it into its portal: it is
+        # not ready until that portal is connected (and, above, synced).
+        connected = s.execute(select(func.count()).select_from(PortalAuth)).scalar_one()
+        if not connected:
+            return jsonify(ok=False, waiting="install"), 503
     return jsonify(ok=True)
