@@ -89,6 +89,15 @@ def session(engine: Engine) -> Iterator[Session]:
 
 
 @pytest.fixture
+def emu():
+    """A local Bitrix24 (b24/emulator/): portals, the OAuth server, events."""
+    from b24.emulator import Emulator
+
+    with Emulator() as e:
+        yield e
+
+
+@pytest.fixture
 def book(session: Session):
     from tests.helpers import Book
 

@@ -7,16 +7,9 @@ import pytest
 import requests
 from sqlalchemy import func, select, text
 
-from b24.emulator import Emulator
 from b24.models import PortalAuth
 from ledger.models import Base, Portal, TimeEntry
 from tests.live import CLIENT_ID, serve_app
-
-
-@pytest.fixture
-def emu():
-    with Emulator() as e:
-        yield e
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegis
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
-from b24.emulator import Emulator, Faults, scenario
+from b24.emulator import Faults, scenario
 from b24.models import SyncState
 from jobs import tasks
 from jobs.runner import RETRY_INTERVALS_S, RqRunner
@@ -47,12 +47,6 @@ def redis() -> Iterator[redis_lib.Redis]:
     yield connection
     connection.flushdb()
     connection.close()
-
-
-@pytest.fixture
-def emu():
-    with Emulator() as e:
-        yield e
 
 
 @pytest.fixture

@@ -42,12 +42,6 @@ CLEAN = {"backoff_s": (0.01, 0.02, 0.05)}
 
 
 @pytest.fixture
-def emu():
-    with Emulator() as e:
-        yield e
-
-
-@pytest.fixture
 def sessions(tmp_path, sqlite_template):
     path = tmp_path / "ledger.db"
     shutil.copy(sqlite_template, path)

@@ -18,7 +18,6 @@ import requests
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from b24.emulator import Emulator
 from b24.emulator.php import flatten
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "b24-examples"
@@ -125,12 +124,6 @@ class Receiver:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-@pytest.fixture
-def emu():
-    with Emulator() as e:
-        yield e
 
 
 @pytest.fixture
