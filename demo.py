@@ -9,6 +9,7 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import click
@@ -22,6 +23,7 @@ from ledger.balance import balance
 from ledger.contracts import (
     Policies,
     add_account,
+    add_direction,
     add_team_member,
     advance_stage,
     set_mode,
@@ -30,7 +32,8 @@ from ledger.contracts import (
     set_upfront,
 )
 from ledger.hours import format_hours
-from ledger.models import Account, Direction, Portal
+from ledger.access import create_cabinet_link
+from ledger.models import Account, Portal
 from ledger.plan import tariff_options
 from jobs.schedule import Scheduler
 
@@ -47,11 +50,11 @@ def setup_contracts(session, portal: Portal, p: Any, now: datetime) -> list[Acco
                            group_ids=(groups["g_romashka"],), actor="demo", now=now)
     set_retainer(session, romashka, hours_s=40 * 3600, price_minor=100_000_00, starts_on=start,
                  title="Сопровождение 40", actor="demo", now=now)
-    for position, (name, hours, tag) in enumerate([("CRM и воронки", 60, "crm"), ("Интеграции", 40, "интеграция"),
-                                                   ("Роботы и автоматизация", 30, "роботы"),
-                                                   ("Обучение сотрудников", 30, "обучение")]):
-        session.add(Direction(account_id=romashka.id, name=name, planned_s=hours * 3600, match_kind="tag",
-                              match_value=tag, position=position))  # the 160 h development plan
+    for name, hours, tag in [("CRM и воронки", 60, "crm"), ("Интеграции", 40, "интеграция"),
+                             ("Роботы и автоматизация", 30, "роботы"), ("Обучение сотрудников", 30, "обучение")]:
+        # the 160 h development plan
+        add_direction(session, romashka, name, planned_s=hours * 3600, match_kind="tag", match_value=tag,
+                      actor="demo", now=now)
     vector = add_account(session, portal, "АО «Вектор»", company_id=companies["vector"],
                          group_ids=(groups["g_vector"],), actor="demo", now=now)
     staged = set_staged(session, vector, stages=[("Аудит и проектирование", 20 * 3600, 60_000_00),
@@ -118,6 +121,12 @@ def _run(port: int, emulator_port: int, instance: Path, serve: bool, servers: li
         portal = s.execute(select(Portal).where(Portal.member_id == p.member_id)).scalar_one()
         accounts = setup_contracts(s, portal, p, now)
         portal_id, account_ids = portal.id, [a.id for a in accounts]
+        made = create_cabinet_link(s, accounts[0], actor="demo", label="Директор «Ромашки»", now=now)
+        link = SimpleNamespace(id=made.id, nonce=made.nonce)
+    with app.test_request_context():
+        from handlers.cabinet import cabinet_url
+
+        cabinet = cabinet_url(link)
     # Jobs start once the manager's setup is in: the first sync then counts
     # against the contracts, and /healthz turns 200 on a complete picture.
     hb.runner.start()
@@ -150,6 +159,11 @@ def _run(port: int, emulator_port: int, instance: Path, serve: bool, servers: li
             click.echo(f"    {option.tariff_h:>3} ч × {option.months} мес = "
                        f"{option.total_price_minor // 100:,} ₽ ({option.monthly_price_minor // 100:,} ₽/мес)"
                        .replace(",", " "))
+    company = p.keys["companies"]["romashka"]
+    click.echo("\n  Open in a browser / откройте в браузере:")
+    click.echo(f"    CRM card of «Ромашка» (the widget):   {emu.shell_url(p, CLIENT_ID, 1, 'CRM_COMPANY_DETAIL_TAB', {'ID': str(company)})}")
+    click.echo(f"    the app page (manager, calculator):  {emu.shell_url(p, CLIENT_ID, 1, 'DEFAULT')}")
+    click.echo(f"    the client's cabinet link:           {cabinet}")
     click.echo(f"\nHourbook: {url}/   health: {url}/healthz   (Ctrl-C stops both)")
     while serve:
         time.sleep(3600)

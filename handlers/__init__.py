@@ -5,9 +5,14 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from . import events, health, home, install
+    from . import cabinet, events, health, home, i18n, install, manager, widget
 
+    i18n.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(install.bp)
     app.register_blueprint(events.bp)
+    app.register_blueprint(widget.bp)
+    app.register_blueprint(cabinet.bp)
+    app.register_blueprint(manager.bp)
+    widget.register_errors(app)

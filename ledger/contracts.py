@@ -24,14 +24,17 @@ from .models import (
     AccountBinding,
     Adjustment,
     AuditEvent,
+    Cap,
     Contract,
     ContractTerm,
     Period,
     Portal,
+    Direction,
     Stage,
     TeamMember,
     TimeEntry,
 )
+from .models import CAP_SCOPES, MATCH_KINDS
 from .periods import (
     close_period,
     contract_at,
@@ -462,6 +465,95 @@ def end_team_member(session: Session, member: TeamMember, until: date, *, actor:
     audit(session, actor, "team.end", portal_id=member.portal_id, account_id=member.account_id,
           before=before, after={"user_id": member.user_id, "active_until": until}, now=now)
     reapply_where(session, TimeEntry.portal_id == member.portal_id, TimeEntry.user_id == member.user_id, now=now)
+
+
+# ---------------------------------------------------------------- directions and caps
+# Both only say how usage is grouped and watched: nothing they change alters
+# what counts, so no entry is re-derived.
+
+
+def _check_direction(name: str, planned_s: int, match_kind: str, match_value: str) -> tuple[str, str]:
+    name = (name or "").strip()
+    value = (match_value or "").strip()
+    if not name or len(name) > 255:
+        raise LedgerError("a direction needs a name")
+    if type(planned_s) is not int or planned_s < 0:
+        raise LedgerError("planned hours must not be negative")
+    if match_kind not in MATCH_KINDS:
+        raise LedgerError("a direction matches tasks by workgroup, tag or parent task")
+    if not value or len(value) > 255:
+        raise LedgerError("a direction needs a workgroup, tag or parent task to match")
+    if match_kind in ("group", "parent") and not (value.isdigit() and int(value) > 0):
+        raise LedgerError("a workgroup or parent task is given by its number")
+    return name, value
+
+
+def add_direction(session: Session, account: Account, name: str, *, planned_s: int, match_kind: str,
+                  match_value: str, actor: str, now: datetime | None = None) -> Direction:
+    name, value = _check_direction(name, planned_s, match_kind, match_value)
+    last = session.execute(select(Direction.position).where(Direction.account_id == account.id)
+                           .order_by(Direction.position.desc()).limit(1)).scalar_one_or_none()
+    direction = Direction(account_id=account.id, name=name, planned_s=planned_s, match_kind=match_kind,
+                          match_value=value, position=(last or 0) + 1)
+    session.add(direction)
+    session.flush()
+    audit(session, actor, "direction.add", portal_id=account.portal_id, account_id=account.id,
+          after=_row(direction, "id", "name", "planned_s", "match_kind", "match_value"), now=now)
+    return direction
+
+
+def update_direction(session: Session, direction: Direction, *, name: str, planned_s: int, match_kind: str,
+                     match_value: str, actor: str, now: datetime | None = None) -> None:
+    name, value = _check_direction(name, planned_s, match_kind, match_value)
+    fields = ("name", "planned_s", "match_kind", "match_value")
+    before = _row(direction, *fields)
+    direction.name, direction.planned_s, direction.match_kind, direction.match_value = name, planned_s, match_kind, value
+    account = session.get(Account, direction.account_id)
+    audit(session, actor, "direction.update", portal_id=account.portal_id if account else None,
+          account_id=direction.account_id, before=before, after=_row(direction, *fields), now=now)
+
+
+def remove_direction(session: Session, direction: Direction, *, actor: str, now: datetime | None = None) -> None:
+    """The direction and the caps watching it go; the hours stay where they were counted."""
+    account = session.get(Account, direction.account_id)
+    for cap in session.execute(select(Cap).where(Cap.account_id == direction.account_id, Cap.scope == "direction",
+                                                 Cap.ref_id == direction.id)).scalars():
+        remove_cap(session, cap, actor=actor, now=now)
+    audit(session, actor, "direction.remove", portal_id=account.portal_id if account else None,
+          account_id=direction.account_id,
+          before=_row(direction, "id", "name", "planned_s", "match_kind", "match_value"), now=now)
+    session.delete(direction)
+    session.flush()
+
+
+def add_cap(session: Session, account: Account, *, scope: str, ref_id: int, limit_s: int, per: str = "period",
+            actor: str, now: datetime | None = None) -> Cap:
+    """A limit watched on one task or one direction, per period or in total."""
+    if scope not in CAP_SCOPES:
+        raise LedgerError("a cap watches a task or a direction")
+    if per not in ("period", "total"):
+        raise LedgerError("a cap counts per period or in total")
+    if type(ref_id) is not int or ref_id <= 0:
+        raise LedgerError("a cap needs a task number or a direction")
+    _positive_seconds(limit_s, "a cap needs a positive number of hours")
+    if scope == "direction":
+        direction = session.get(Direction, ref_id)
+        if direction is None or direction.account_id != account.id:
+            raise LedgerError("no such direction for this account")
+    cap = Cap(account_id=account.id, scope=scope, ref_id=ref_id, limit_s=limit_s, per=per)
+    session.add(cap)
+    session.flush()
+    audit(session, actor, "cap.add", portal_id=account.portal_id, account_id=account.id,
+          after=_row(cap, "id", "scope", "ref_id", "limit_s", "per"), now=now)
+    return cap
+
+
+def remove_cap(session: Session, cap: Cap, *, actor: str, now: datetime | None = None) -> None:
+    account = session.get(Account, cap.account_id)
+    audit(session, actor, "cap.remove", portal_id=account.portal_id if account else None, account_id=cap.account_id,
+          before=_row(cap, "id", "scope", "ref_id", "limit_s", "per"), now=now)
+    session.delete(cap)
+    session.flush()
 
 
 # ---------------------------------------------------------------- adjustments

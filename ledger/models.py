@@ -380,3 +380,54 @@ class AuditEvent(Base):
     before: Mapped[str] = mapped_column(Text, default="{}")
     after: Mapped[str] = mapped_column(Text, default="{}")
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# ---------------------------------------------------------------- who sees what
+
+
+class Manager(Base):
+    """A portal user an administrator named as a manager: they get the
+    manager's page like the administrators do. Removing one deletes the row
+    (access is a setting, not history); the audit keeps who did it."""
+
+    __tablename__ = "managers"
+    __table_args__ = (UniqueConstraint("portal_id", "user_id", name="uq_manager_user"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    portal_id: Mapped[int] = mapped_column(ForeignKey("portals.id"))
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    added_by: Mapped[str] = mapped_column(String(255))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CabinetLink(Base):
+    """A standalone link to one account's cabinet. The URL carries the row id
+    and `nonce`, signed with the app's key; rotating revokes this row and
+    makes a new one, so an old link stops working at once."""
+
+    __tablename__ = "cabinet_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    nonce: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(255), default="")
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ReportRecipient(Base):
+    """Who receives an account's weekly report and, when `alerts` is set,
+    the alerts meant for the client."""
+
+    __tablename__ = "report_recipients"
+    __table_args__ = (UniqueConstraint("account_id", "email", name="uq_recipient_email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    email: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255), default="")
+    alerts: Mapped[bool] = mapped_column(Boolean, default=False)

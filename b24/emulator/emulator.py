@@ -53,6 +53,7 @@ class Emulator:
         self.events_sent: list[dict] = []    # deliveries made: event, handler, status_code, payload, form
         self.events_dropped: list[dict] = []  # deliveries Faults.drop_events swallowed
         self.messages: list[dict] = []       # im.message.add / im.notify.* calls received
+        self.shells: dict[str, dict] = {}    # APP_SID -> frame opened through the portal shell (shell.py)
         self.http = requests.Session()       # how the "portal" POSTs the installer page
         self.url = ""
         self.host = ""
@@ -230,6 +231,17 @@ class Emulator:
                     raise LookupError(f"{placement} is not bound by {client_id}")
                 target = bound[0].handler
             return self._frame(p, install, user_id, target, placement, options, lang)
+
+    def shell_url(self, p: Portal, client_id: str, user_id: int, placement: str = "DEFAULT", options=None,
+                  lang: str = "ru") -> str:
+        """The portal page around the app frame, for a browser (shell.py,
+        SHELL.md): it POSTs what open_frame would into an iframe and answers
+        the frame's b24jssdk messages. Each load opens the frame anew."""
+        query = {"client_id": client_id, "user_id": str(user_id), "placement": placement, "lang": lang}
+        if options is not None:
+            query["options"] = options if isinstance(options, str) else \
+                json.dumps(options, ensure_ascii=False, separators=(",", ":"))
+        return f"{self.url}/p/{p.domain}/shell?{urlencode(query)}"
 
     def authorize_url(self, p: Portal, client_id: str, state: str) -> str:
         return f"{self.url}/p/{p.domain}/oauth/authorize/?{urlencode({'client_id': client_id, 'state': state})}"

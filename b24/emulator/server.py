@@ -5,6 +5,7 @@ Routes (one host, portals told apart by a path prefix since there is no DNS):
     /p/<domain>/rest/<method>[.json]                  REST with `auth` (OAuth)
     /p/<domain>/rest/<user>/<secret>/<method>[.json]  REST via incoming webhook
     /p/<domain>/oauth/authorize/                      the portal's OAuth page
+    /p/<domain>/shell[/refresh|/install-finish]       a portal page around an app frame (shell.py)
     /oauth/token/                                     the authorization server
     /rest/app.info                                    the authorization server's REST
     /                                                 a JSON index of the portals
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from . import errors, oauth, rest
+from . import errors, oauth, rest, shell
 from .errors import RestError
 from .php import parse_pairs, parse_query
 
@@ -85,6 +86,12 @@ class EmulatorApp:
                 return self.portal_rest(req, domain, tail[len("rest/"):])
             if tail.strip("/") == "oauth/authorize":
                 return self.authorize(req, domain)
+            if tail == "shell" and req.method == "GET":
+                return shell.page(self.emu, req, domain)
+            if tail == "shell/refresh" and req.method == "POST":
+                return shell.refresh(self.emu, req, domain)
+            if tail == "shell/install-finish" and req.method == "POST":
+                return shell.install_finish(self.emu, req, domain)
         if path.rstrip("/") == "/oauth/token":
             self.emu.requests["oauth/token"] += 1
             args = {**req.args.to_dict(), **req.form.to_dict()}

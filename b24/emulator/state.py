@@ -59,6 +59,16 @@ class Company:
 
 
 @dataclass
+class Deal:
+    id: int
+    title: str
+    company_id: int = 0
+    assigned_by_id: int = 1
+    stage_id: str = "NEW"
+    created: datetime | None = None
+
+
+@dataclass
 class Group:
     id: int
     name: str
@@ -219,6 +229,7 @@ class Portal:
 
         self.users: dict[int, User] = {}
         self.company_rows: dict[int, Company] = {}
+        self.deal_rows: dict[int, Deal] = {}
         self.group_rows: dict[int, Group] = {}
         self.tasks: dict[int, Task] = {}
         self.time: dict[int, TimeRecord] = {}
@@ -276,6 +287,13 @@ class Portal:
             self.companies[title] = cid
             self._emit("ONCRMCOMPANYADD", {"FIELDS": {"ID": cid}}, assigned_by_id)
             return cid
+
+    def add_deal(self, title: str, company_id: int = 0, assigned_by_id: int = 1) -> int:
+        with self.emu.lock:
+            did = self._next("deal")
+            self.deal_rows[did] = Deal(did, title, company_id, assigned_by_id, created=clock.now())
+            self._emit("ONCRMDEALADD", {"FIELDS": {"ID": did}}, assigned_by_id)
+            return did
 
     def add_group(self, name: str, members=(), owner_id: int = 1, extranet: bool = False) -> int:
         with self.emu.lock:

@@ -1,4 +1,4 @@
-"""crm.company.list / crm.company.get and sonet_group.get — just enough to
+"""crm.company.list / crm.company.get, crm.deal.get and sonet_group.get — just enough to
 name the accounts of an integrator's portal (crm-company-list.md,
 crm-company-get.md, sonet-group-get.md). Values are strings, dates server
 time with offset; errors carry an empty `error` code as documented
@@ -11,7 +11,7 @@ from ..errors import RestError
 from ..filters import Field, compile_filter, page, sort_rows
 from ..php import as_dict, as_list
 from ..rest import Call, Page, method
-from ..state import Company, Group, Portal
+from ..state import Company, Deal, Group, Portal
 
 COMPANY_FIELDS = {
     "ID": Field(lambda c: c.id), "TITLE": Field(lambda c: c.title, "str"),
@@ -56,6 +56,30 @@ def company_get(call: Call) -> dict:
     if company is None:
         raise RestError("", "Not found", 400)
     return company_row(call.portal, company)
+
+
+def deal_row(p: Portal, d: Deal) -> dict:
+    at = clock.iso(d.created, p.time_zone)
+    return {"ID": str(d.id), "TITLE": d.title, "TYPE_ID": "SALE", "STAGE_ID": d.stage_id, "PROBABILITY": None,
+            "CURRENCY_ID": "RUB", "OPPORTUNITY": "0.00", "IS_MANUAL_OPPORTUNITY": "N", "TAX_VALUE": "0.00",
+            "LEAD_ID": None, "COMPANY_ID": str(d.company_id), "CONTACT_ID": None, "QUOTE_ID": None,
+            "BEGINDATE": at, "CLOSEDATE": at, "ASSIGNED_BY_ID": str(d.assigned_by_id),
+            "CREATED_BY_ID": str(d.assigned_by_id), "MODIFY_BY_ID": str(d.assigned_by_id), "DATE_CREATE": at,
+            "DATE_MODIFY": at, "OPENED": "Y", "CLOSED": "N", "COMMENTS": None, "CATEGORY_ID": "0",
+            "STAGE_SEMANTIC_ID": "P", "IS_NEW": "Y", "IS_RECURRING": "N", "IS_RETURN_CUSTOMER": "N",
+            "IS_REPEATED_APPROACH": "N", "SOURCE_ID": None, "ORIGINATOR_ID": None, "ORIGIN_ID": None}
+
+
+@method("crm.deal.get", scope="crm")
+def deal_get(call: Call) -> dict:
+    try:
+        did = int(str(call.get("id", call.get("ID"))))
+    except (TypeError, ValueError):
+        raise RestError("", "ID is not defined or invalid.", 400) from None
+    deal = call.portal.deal_rows.get(did)
+    if deal is None:
+        raise RestError("", "Not found", 400)
+    return deal_row(call.portal, deal)
 
 
 GROUP_FIELDS = {
