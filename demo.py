@@ -13,7 +13,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import click
-from sqlalchemy import select
+from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from b24.emulator import Emulator, scenario
@@ -33,16 +33,25 @@ from ledger.contracts import (
 )
 from ledger.hours import format_hours
 from ledger.access import create_cabinet_link
-from ledger.models import Account, Portal
+from ledger.models import Account, Contract, Portal, TimeEntry
 from ledger.plan import tariff_options
 from jobs.schedule import Scheduler
 
 CLIENT_ID = "local.hourbook.demo"
 
 
-def setup_contracts(session, portal: Portal, p: Any, now: datetime) -> list[Account]:
+def stage_change(time_zone: str, now: datetime) -> datetime:
+    """When the demo's staged client moved to its second stage: the 20th of last month."""
+    start = cal.add_months(cal.month_start(cal.local_date(now, time_zone)), -1)
+    return cal.local_midnight(start.replace(day=20), time_zone)
+
+
+def setup_contracts(session, portal: Portal, p: Any, now: datetime, advance: bool = True) -> list[Account]:
     """What the integrator's manager would set up: three clients, their
-    contracts and teams (from the portal's staff and workgroups)."""
+    contracts and teams (from the portal's staff and workgroups). With
+    `advance`, the staged client's first stage is finished on the 20th of
+    last month at once (the demo instead replays the time records around
+    it, see `_run`)."""
     set_mode(session, portal, "integrator", actor="demo")
     start = cal.add_months(cal.month_start(cal.local_date(now, portal.time_zone)), -1)
     companies, groups = p.keys["companies"], p.keys["groups"]
@@ -68,9 +77,52 @@ def setup_contracts(session, portal: Portal, p: Any, now: datetime) -> list[Acco
                 title="Проект под ключ", actor="demo", now=now)
     for user_id, name, role in p.staff:
         add_team_member(session, portal, user_id, name=name, role=role, actor="demo", now=now)
-    mid = cal.local_midnight(start.replace(day=20), portal.time_zone)
-    advance_stage(session, staged, actor="demo", now=mid) if mid < now else None
+    mid = stage_change(portal.time_zone, now)
+    if advance and mid < now:
+        advance_stage(session, staged, actor="demo", now=mid)
     return [romashka, vector, sokolova]
+
+
+def hold_back(p: Any, since: datetime, company: str = "vector") -> list[Any]:
+    """Take one client's time records dated from `since` out for now: the
+    demo syncs the work before them first, as Hourbook would have seen it
+    live, then logs them again (`log_again`)."""
+    company_id, group_id = p.keys["companies"][company], p.keys["groups"][f"g_{company}"]
+
+    def theirs(task_id: int) -> bool:
+        task = p.tasks.get(task_id)
+        return task is not None and (f"CO_{company_id}" in task.crm or task.group_id == group_id)
+
+    later = [r for r in p.time.values() if r.created_date >= since and theirs(r.task_id)]
+    for record in later:
+        p.delete_time(record.id)
+    return later
+
+
+def log_again(p: Any, records: list[Any]) -> None:
+    for r in sorted(records, key=lambda r: r.id):
+        p.add_time(r.task_id, r.user_id, r.seconds, r.created_date, r.comment, r.source, r.date_start, r.date_stop)
+
+
+def _wait_for(done: Any, what: str, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if done():
+            return
+        time.sleep(0.3)
+    raise click.ClickException(f"{what} did not finish in {timeout_s:.0f} s")
+
+
+def _first_sync_done(hb: Any, portal_id: int) -> bool:
+    with hb.sessions() as s:
+        state = s.get(SyncState, portal_id)
+        return state is not None and state.first_sync_at is not None
+
+
+def _synced(hb: Any, portal_id: int) -> int:
+    with hb.sessions() as s:
+        return s.execute(select(func.count()).select_from(TimeEntry).where(
+            TimeEntry.portal_id == portal_id, TimeEntry.deleted.is_(False))).scalar_one()
 
 
 def run(port: int, emulator_port: int, instance: Path, serve: bool) -> None:
@@ -112,6 +164,7 @@ def _run(port: int, emulator_port: int, instance: Path, serve: bool, servers: li
     servers.append(server.shutdown)
     click.echo(f"portal emulator: {emu.url}  (portal {p.domain})")
     click.echo(f"installing Hourbook into {p.domain} …")
+    later = hold_back(p, stage_change(p.time_zone, now))
     response = emu.install(p, CLIENT_ID)
     if response.status_code != 200:
         raise click.ClickException(f"install failed: {response.status_code} {response.text[:200]}")
@@ -119,7 +172,8 @@ def _run(port: int, emulator_port: int, instance: Path, serve: bool, servers: li
     hb = app.extensions["hourbook"]
     with hb.sessions() as s, s.begin():
         portal = s.execute(select(Portal).where(Portal.member_id == p.member_id)).scalar_one()
-        accounts = setup_contracts(s, portal, p, now)
+        accounts = setup_contracts(s, portal, p, now, advance=False)
+        change = stage_change(portal.time_zone, now)
         portal_id, account_ids = portal.id, [a.id for a in accounts]
         made = create_cabinet_link(s, accounts[0], actor="demo", label="Директор «Ромашки»", now=now)
         link = SimpleNamespace(id=made.id, nonce=made.nonce)
@@ -132,17 +186,16 @@ def _run(port: int, emulator_port: int, instance: Path, serve: bool, servers: li
     hb.runner.start()
     Scheduler(hb.runner).start()
     click.echo("syncing time records …")
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        with hb.sessions() as s:
-            state = s.get(SyncState, portal_id)
-            if state is not None and state.first_sync_at is not None:
-                break
-        time.sleep(0.3)
-    else:
-        raise click.ClickException("the first sync did not finish in 2 minutes")
+    _wait_for(lambda: _first_sync_done(hb, portal_id), "the first sync")
+    # The staged client's first stage ended on the 20th of last month: the
+    # work logged after it reaches the portal (and Hourbook) only now.
+    with hb.sessions() as s, s.begin():
+        staged = s.execute(select(Contract).where(Contract.account_id == account_ids[1])).scalar_one()
+        advance_stage(s, staged, actor="demo", now=change)
+    log_again(p, later)
+    hb.runner.enqueue(hb.jobs.sync_portal, portal_id, True, False, job_id=f"sync-{portal_id}-demo")
     hb.runner.enqueue(hb.jobs.close_periods, job_id="close-periods")
-    time.sleep(1)
+    _wait_for(lambda: _synced(hb, portal_id) >= len(p.time), "the second sync")
     with hb.sessions() as s:
         click.echo("")
         for account_id in account_ids:

@@ -208,11 +208,13 @@ def recommend(plan_s: int, hour_price_minor: int, *, months_wanted: int | None =
     4. Among the allowed tariffs, those that finish within months_wanted
        (all of them when it is None): the one with the fewest spare hours
        (bought but not needed by the plan, they burn unless new tasks are
-       added), on a tie the fewer months (the sooner done; for the same
-       number of months fewer spare hours means the smaller tariff, so the
-       choice is unique). Urgency is a wish, budget and contact are facts,
-       so urgency only chooses among what the facts allow; spare hours are
-       money paid for nothing, so they decide next; speed breaks the tie.
+       added). On a tie: without months_wanted the fewer months (the sooner
+       done); with months_wanted the smaller monthly payment — the client
+       said that pace is enough, so a bigger package would only cost more a
+       month and need more meetings (160 h within 4 months: 4 × 40, not
+       2 × 80). Urgency is a wish, budget and contact are facts, so urgency
+       only chooses among what the facts allow; spare hours are money paid
+       for nothing, so they decide next.
     5. When no allowed tariff finishes within months_wanted, the fastest
        allowed one (fewest months, then fewest spare hours) is recommended
        and the reason says the wish is not met and what prevents it.
@@ -303,7 +305,13 @@ def recommend(plan_s: int, hour_price_minor: int, *, months_wanted: int | None =
 
     fast_enough = [a for a in allowed if a.meets_urgency]
     if fast_enough:
-        chosen = min(fast_enough, key=lambda a: (a.option.spare_s, a.option.months))
+        if months_wanted is None:
+            chosen = min(fast_enough, key=lambda a: (a.option.spare_s, a.option.months))
+        else:
+            # The client named a pace: among tariffs that keep it, the smaller
+            # monthly payment (and fewer meetings) wins a tie in burned hours.
+            chosen = min(fast_enough, key=lambda a: (a.option.spare_s, a.option.monthly_price_minor,
+                                                     a.option.months))
         reason = "least_spare" if months_wanted is None else "urgency_met"
         extra: dict[str, int | str] = {} if months_wanted is None else {"months_wanted": months_wanted}
     else:

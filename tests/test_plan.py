@@ -119,7 +119,7 @@ CASES = [
      {"allowed_count": 1, "excluded_by": "budget"}),
     ("budget one kopeck below 40 h's price", 160, {"monthly_budget_minor": 99_999_99}, 20, 8, "least_spare",
      {"allowed_count": 1}),
-    ("urgency met: within 4 months, no spare, fewer months", 160, {"months_wanted": 4}, 80, 2, "urgency_met",
+    ("urgency met: within 4 months, no spare, the smaller payment", 160, {"months_wanted": 4}, 40, 4, "urgency_met",
      {"months_wanted": 4}),
     ("urgency met: within 3 months only 80/120, 80 burns less", 160, {"months_wanted": 3}, 80, 2, "urgency_met", {}),
     ("urgency in 1 month: no tariff can, fastest 2 months, 80 h burns less than 120 h", 160,
@@ -312,9 +312,13 @@ def test_recommendation_property(plan_s, price, months_wanted, budget, meetings,
     if fast_enough:
         assert chosen.meets_urgency
         assert rec.reason == ("least_spare" if months_wanted is None else "urgency_met")
-        # no other allowed option meeting the urgency burns fewer hours (or ties and finishes sooner)
+        # no other allowed option meeting the urgency burns fewer hours (or, on a tie, finishes
+        # sooner when no pace was named / costs less a month when one was)
         for a in fast_enough:
-            assert (a.option.spare_s, a.option.months) >= (o.spare_s, o.months)
+            if months_wanted is None:
+                assert (a.option.spare_s, a.option.months) >= (o.spare_s, o.months)
+            else:
+                assert (a.option.spare_s, a.option.monthly_price_minor) >= (o.spare_s, o.monthly_price_minor)
     else:
         assert rec.reason == "urgency_unmet"
         assert all(a.option.months >= o.months for a in allowed)  # the fastest allowed
