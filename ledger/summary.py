@@ -33,6 +33,7 @@ MIN_PACE_S = 3 * 86400
 # earlier the forecast line says the same thing quietly.
 WARN_DAYS = 10
 HISTORY_PERIODS = 12
+MAX_FORECAST_S = 10 * 366 * 86400
 
 
 @dataclass(frozen=True)
@@ -184,13 +185,15 @@ def forecast(used_s: int, allocated_s: int, starts_at: datetime, ends_at: dateti
                         left_s=allocated_s, burn_s=0 if rollover else allocated_s)
     if elapsed_s < MIN_PACE_S:
         return Forecast("early")
-    # The instant the allocation is used up at this pace: starts + elapsed × allocated / used.
-    runs_out_at = starts_at + timedelta(seconds=elapsed_s * allocated_s // used_s)
+    # The allocation is used up at this pace after elapsed × allocated / used.
+    out_after_s = elapsed_s * allocated_s // used_s
     if ends_at is None:
-        return Forecast("open_end", runs_out_on=cal.local_date(runs_out_at, tz))
-    if runs_out_at < ends_at:
-        return Forecast("runs_out", runs_out_on=cal.local_date(runs_out_at, tz))
+        if out_after_s > MAX_FORECAST_S:
+            return Forecast("open_end")  # a pace this slow names no date worth showing
+        return Forecast("open_end", runs_out_on=cal.local_date(starts_at + timedelta(seconds=out_after_s), tz))
     total_s = int((ends_at - starts_at).total_seconds())
+    if out_after_s < total_s:
+        return Forecast("runs_out", runs_out_on=cal.local_date(starts_at + timedelta(seconds=out_after_s), tz))
     left_s = allocated_s - used_s * total_s // elapsed_s
     carry_s = 0
     if rollover:
