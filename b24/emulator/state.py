@@ -245,7 +245,7 @@ class Portal:
         self.kinds: dict[str, str] = {}          # company title -> contract kind
         self.keys: dict[str, dict[str, int]] = {}  # scenario key -> id, per kind ("users", "tasks", …)
 
-        self._ids = {"user": 0, "company": 10, "group": 4, "task": 100, "time": 1000, "tag": 30,
+        self._ids = {"user": 0, "company": 10, "deal": 200, "group": 4, "task": 100, "time": 1000, "tag": 30,
                      "install": 0, "binding": 0, "offline": 0, "message": 34000, "notify": 12000}
 
     # -- plumbing -----------------------------------------------------------
