@@ -10,6 +10,7 @@ and audits who changed what.
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -88,13 +89,26 @@ def _rest(portal_id: int):
     return context().rest(portal_id, retries=1, timeout_s=10)
 
 
+_NAMES: dict[tuple, tuple[float, list[tuple[int, str]]]] = {}
+NAMES_TTL_S = 300
+
+
 def _portal_names(portal_id: int, fetch: Callable[..., list[tuple[int, str]]], *args: Any) -> list[tuple[int, str]]:
-    """Names for a picker, or an empty list when the portal cannot be asked
-    now (the form then takes a number instead)."""
+    """Names for a picker, kept five minutes (a page view should not cost
+    the portal a call each time), or an empty list when the portal cannot
+    be asked now (the form then takes a number instead)."""
+    key = (portal_id, fetch.__name__, *args)
+    found = _NAMES.get(key)
+    if found is not None and found[0] > time.monotonic():
+        return found[1]
     try:
-        return fetch(_rest(portal_id), *args)
+        names = fetch(_rest(portal_id), *args)
     except (RestError, OSError):
         return []
+    if len(_NAMES) > 1000:
+        _NAMES.clear()
+    _NAMES[key] = (time.monotonic() + NAMES_TTL_S, names)
+    return names
 
 
 # ---------------------------------------------------------------- entry
@@ -136,7 +150,8 @@ def _home(frame: frames.Frame, form: Form | None = None, status: int = 200):
     portal = _portal(frame)
     # Names from the portal first: a REST call must never wait inside a
     # write transaction (on SQLite its token refresh would wait on us).
-    companies = _portal_names(portal.id, directory.companies) if portal.mode == "integrator" else []
+    search = (request.args.get("q") or "").strip()[:100]
+    companies = _portal_names(portal.id, directory.companies, search) if portal.mode == "integrator" else []
     users = _portal_names(portal.id, directory.users) if frame.admin else []
     accounts = []
     for account in access.accounts_of(s, portal.id, active_only=False):
@@ -146,7 +161,7 @@ def _home(frame: frames.Frame, form: Form | None = None, status: int = 200):
         "manager_home.html", portal.id, status, frame=frame, portal=portal, accounts=accounts,
         managers=access.managers(s, portal.id), companies=companies, users=users, company_id=company_id,
         f=lambda action: form if form is not None and action == request.view_args.get("action") else Form({}),
-        form=form or Form({}), done=request.args.get("done"),
+        form=form or Form({}), done=request.args.get("done"), search=search,
         zone_options=[(z, z) for z in dict.fromkeys((portal.time_zone, *TIME_ZONES))],
     )
 

@@ -340,3 +340,7 @@ RU.update({
     "Stage %(n)d": "Этап %(n)d",
     "Project": "Проект",
 })
+RU.update({
+    "Find a company in the CRM": "Найти компанию в CRM",
+    "Find": "Найти",
+})
