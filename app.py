@@ -175,6 +175,44 @@ def worker(ctx: AppContext, burst: bool, with_scheduler: bool) -> None:
 
 
 @cli.command()
+@click.option("--account", "account_id", type=int, required=True, help="The account's id (`account list`).")
+@click.option("--week", required=True, help="ISO week, e.g. 2026-W47 (Monday to Sunday in the portal's zone).")
+@click.option("--out", type=click.Path(file_okay=False), default=".", show_default=True,
+              help="Where to write report.html, report.txt, report.xlsx, report.eml and report.json.")
+@click.pass_obj
+def report(ctx: AppContext, account_id: int, week: str, out: str) -> None:
+    """Render an account's weekly report without sending it."""
+    from b24.links import task_url
+    from ledger.access import recipients
+    from ledger.calendar import parse_week
+    from reports import render
+    from reports.build import build_report
+    from reports.mail import message
+
+    try:
+        monday = parse_week(week)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--week") from None
+    with ctx.sessions() as s:
+        try:
+            data = build_report(s, account_id, monday, task_url, now=ctx.now())
+        except LookupError as err:
+            raise click.ClickException(str(err)) from None
+        to = [(r.name, r.email) for r in recipients(s, account_id)]
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    sender = ctx.app.config["MAIL_FROM"]
+    files = {
+        "report.html": render.html(data).encode(), "report.txt": render.text(data).encode(),
+        "report.xlsx": render.xlsx(data), "report.json": data.to_json().encode(),
+        "report.eml": bytes(message(data, f"preview:{account_id}:{data.week}", to, sender)),
+    }
+    for name, content in files.items():
+        (folder / name).write_bytes(content)
+    click.echo(f"{data.account} {data.week}: {len(data.lines)} records, {len(files)} files in {folder}")
+
+
+@cli.command()
 @click.option("--bind", default="127.0.0.1:5000", show_default=True)
 @click.option("--workers", default=2, show_default=True)
 def serve(bind: str, workers: int) -> None:

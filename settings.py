@@ -5,6 +5,8 @@ REDIS_URL     unset: jobs run in the in-process runner
 SECRET_KEY    unset: generated once and kept in instance/secret_key (never a constant in code)
 B24_CLIENT_ID, B24_CLIENT_SECRET, B24_OAUTH_SERVER   the marketplace app and its OAuth server
 PUBLIC_URL    our address as portals call it (default http://127.0.0.1:5000)
+SMTP_URL      smtp://user:pass@host:25, smtp+starttls://…:587 or smtps://…:465; unset: e-mails go to instance/outbox/
+MAIL_FROM     the reports' sender (default hourbook@localhost)
 """
 from __future__ import annotations
 
@@ -65,6 +67,9 @@ def load(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "B24_OAUTH_SERVER": pick("B24_OAUTH_SERVER", "https://oauth.bitrix.info/"),
         # Our own address as the portal must call it (event and placement handlers).
         "PUBLIC_URL": pick("PUBLIC_URL", "http://127.0.0.1:5000"),
+        # Reports and alerts by e-mail; without SMTP_URL they are written to instance/outbox/.
+        "SMTP_URL": pick("SMTP_URL") or None,
+        "MAIL_FROM": pick("MAIL_FROM", "Hourbook <hourbook@localhost>"),
         # Run jobs and the schedule in this process (the demo, `serve` without
         # Redis); command-line tools and tests leave it off.
         "START_RUNNER": str(pick("START_RUNNER", "0")).lower() in ("1", "true", "yes"),

@@ -1,46 +1,20 @@
-"""Russian first, English second: Flask-Babel with catalogs in
-`translations/`, compiled from their .po files when the app starts (the
-.mo files are build output, not kept in git).
+"""Russian first, English second: Flask-Babel with the catalogs in
+`translations/` (compiled by reports/i18n.py when the app starts; the .mo
+files are build output, not kept in git).
 
 Hours are formatted by `ledger.hours`, never by Babel's format_timedelta,
 which rounds 3 h 30 min to "4 часа". Dates use Babel ("30 ноября").
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from datetime import date, datetime
-from pathlib import Path
 
 from babel.dates import format_date
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from flask import Flask, g, request
 from flask_babel import Babel, get_locale
 
 from ledger.hours import format_hm, format_hours
-
-TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
-LANGUAGES = ("ru", "en")
-
-
-def compile_catalogs(root: Path = TRANSLATIONS) -> None:
-    """messages.po → messages.mo where the .mo is missing or older; written
-    to a temporary file and renamed, so parallel workers never read half."""
-    for po in root.glob("*/LC_MESSAGES/messages.po"):
-        mo = po.with_suffix(".mo")
-        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
-            continue
-        with po.open("rb") as handle:
-            catalog = read_po(handle)
-        fd, tmp = tempfile.mkstemp(dir=po.parent, prefix=".messages.", suffix=".mo")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                write_mo(out, catalog)
-            os.replace(tmp, mo)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+from reports.i18n import LANGUAGES, TRANSLATIONS, compile_catalogs
 
 
 def select_locale() -> str:

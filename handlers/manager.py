@@ -13,9 +13,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, abort, g, redirect, request, url_for
+from flask import Blueprint, abort, current_app, g, make_response, redirect, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,7 +25,7 @@ from b24 import directory
 from b24.client import RestError
 from ledger import access, contracts, plan
 from ledger.balance import balance
-from ledger.calendar import is_valid_zone
+from ledger.calendar import is_valid_zone, parse_week, week_of
 from ledger.contracts import LedgerError, Policies
 from ledger.db import utcnow
 from ledger.models import (
@@ -42,11 +43,12 @@ from ledger.models import (
     TeamMember,
 )
 from ledger.usage import cap_usage, direction_usage
+from reports.models import ReportSettings, SentReport, settings_of
 
 from . import db, frames
 from .cabinet import cabinet_url
 from .fields import Form
-from .views import account_view
+from .views import account_view, frame_ancestors, secure
 from .widget import refused, render_frame
 
 bp = Blueprint("manager", __name__)
@@ -133,8 +135,9 @@ def entry():
             return _page(frame, token, found[0].id)
         return render_frame("no_account.html", portal.id,
                             message=_("Hourbook is installed but no contract is set up yet."), manage_url=None)
-    return render_frame("error.html", portal.id, 403,
-                        message=_("Only portal administrators and the managers they name can open this page."))
+    return render_frame("error.html", portal.id, 403, hint=False,
+                        message=_("This page is for portal administrators and the managers they name. "
+                                  "Ask your administrator if you need it."))
 
 
 # ---------------------------------------------------------------- the portal's page
@@ -269,6 +272,9 @@ class AccountPage:
     links: list[tuple[CabinetLink, str]]
     recipients: list[ReportRecipient]
     audit: list[AuditEvent]
+    report_settings: ReportSettings
+    reports: list[SentReport]
+    weeks: list[str]
 
 
 def _account_page(s: Session, account: Account) -> AccountPage:
@@ -285,7 +291,8 @@ def _account_page(s: Session, account: Account) -> AccountPage:
     return AccountPage(
         account=account, contract=contract,
         stages=contracts.stages_of(s, contract) if contract else [],
-        terms=contracts._terms(s, contract) if contract else [],
+        terms=[{**t, "effective_on": date.fromisoformat(t["effective_on"])}
+               for t in contracts._terms(s, contract)] if contract else [],
         bindings=list(s.execute(select(AccountBinding).where(AccountBinding.account_id == account.id)).scalars()),
         team=list(s.execute(select(TeamMember).where(
             TeamMember.portal_id == account.portal_id,
@@ -298,7 +305,20 @@ def _account_page(s: Session, account: Account) -> AccountPage:
         recipients=access.recipients(s, account.id),
         audit=list(s.execute(select(AuditEvent).where(AuditEvent.account_id == account.id)
                              .order_by(AuditEvent.id.desc()).limit(30)).scalars()),
+        report_settings=settings_of(s, account.id),
+        reports=list(s.execute(select(SentReport).where(SentReport.account_id == account.id)
+                               .order_by(SentReport.id.desc()).limit(20)).scalars()),
+        weeks=_recent_weeks(s, account, now),
     )
+
+
+def _recent_weeks(s: Session, account: Account, now: datetime) -> list[str]:
+    """This week and the eight before it, in the portal's zone, newest first."""
+    from reports.build import week_label
+
+    portal = s.get(Portal, account.portal_id)
+    monday = week_of(now, portal.time_zone if portal else "UTC")
+    return [week_label(monday - timedelta(days=7 * n)) for n in range(9)]
 
 
 @bp.get("/app/account/<int:account_id>")
@@ -319,6 +339,7 @@ def _account_response(frame: frames.Frame, account: Account, form: Form | None =
     return render_frame("manager_account.html", account.portal_id, status, frame=frame, page=page, v=v,
                         f=lambda action: form if action == section else blank, form=form, section=section,
                         done=request.args.get("done"), users=users, roles=ROLES, now=utcnow(),
+                        week_options=[(w, w) for w in page.weeks],
                         tariffs=plan.TARIFFS_H)
 
 
@@ -530,7 +551,7 @@ def _direction_remove(s: Session, account: Account, form: Form, who: str) -> Non
 
 def _cap_add(s: Session, account: Account, form: Form, who: str) -> None:
     scope = form.choice("scope", ("task", "direction"))
-    ref_id = form.integer("ref_id", high=10**15)
+    ref_id = form.integer("task_id" if scope == "task" else "direction_id", high=10**15)
     limit_s = form.hours("limit")
     per = form.choice("per", ("period", "total"), "period")
     if form.ok and ref_id is not None and limit_s is not None:
@@ -590,6 +611,56 @@ def _recipient_remove(s: Session, account: Account, form: Form, who: str) -> Non
     access.remove_recipient(s, found, actor=who)
 
 
+def _report_settings(s: Session, account: Account, form: Form, who: str) -> None:
+    weekly = form.flag("weekly")
+    hour = form.integer("send_hour", low=0, high=23)
+    dialog = form.text("chat_dialog", max_len=64)
+    users = form.text("notify_user_ids", max_len=255)
+    days = form.integer("alert_days", low=1, high=28)
+    client_alerts = form.flag("client_alerts")
+    if dialog and not (dialog.startswith("chat") and dialog[4:].isdigit() or dialog.isdigit()):
+        form.fail("chat_dialog", _("A chat as chat42 (group chat) or a user number."))
+    if users and not all(u.strip().isdigit() for u in users.split(",")):
+        form.fail("notify_user_ids", _("User numbers separated by commas."))
+    if not form.ok:
+        return
+    current = settings_of(s, account.id)
+    fields = ("weekly", "send_hour", "chat_dialog", "notify_user_ids", "alert_days", "client_alerts")
+    before = {f: getattr(current, f) for f in fields}
+    if s.get(ReportSettings, account.id) is None:
+        s.add(current)
+    current.weekly, current.send_hour, current.chat_dialog = weekly, hour, dialog
+    current.notify_user_ids = ",".join(u.strip() for u in users.split(",") if u.strip())
+    current.alert_days, current.client_alerts = days, client_alerts
+    contracts.audit(s, who, "report.settings", portal_id=account.portal_id, account_id=account.id,
+                    before=before, after={f: getattr(current, f) for f in fields})
+
+
+def _report_send(s: Session, account: Account, form: Form, who: str) -> None:
+    week = form.text("week", required=True, max_len=10)
+    try:
+        parse_week(week)
+    except ValueError:
+        form.fail("week", _("A week as 2026-W47."))
+        return
+    from jobs import reports as report_jobs
+
+    hb = current_app.extensions["hourbook"]
+    hb.runner.enqueue(report_jobs.send_report, account.id, week, who, job_id=f"report-manual-{account.id}-{week}")
+
+
+def _report_resend(s: Session, account: Account, form: Form, who: str) -> None:
+    report_id = form.integer("report_id", high=10**12)
+    row = s.get(SentReport, report_id) if report_id else None
+    if row is None or row.account_id != account.id:
+        form.fail("_", _("No such report."))
+        return
+    from jobs import reports as report_jobs
+
+    current_app.extensions["hourbook"].runner.enqueue(report_jobs.resend, row.id, who,
+                                                      job_id=f"report-resend-{row.id}")
+
+
 ACCOUNT_ACTIONS: dict[str, Callable[..., None]] = {
     "contract_retainer": _retainer, "contract_staged": _staged, "contract_upfront": _upfront,
     "contract_stagepaid": _stage_paid, "contract_advance": _stage_advance, "contract_finish": _finish,
@@ -599,7 +670,43 @@ ACCOUNT_ACTIONS: dict[str, Callable[..., None]] = {
     "plan_capadd": _cap_add, "plan_capremove": _cap_remove,
     "access_create": _link_create, "access_rotate": _link_rotate, "access_revoke": _link_revoke,
     "access_recipientadd": _recipient_add, "access_recipientremove": _recipient_remove,
+    "report_settings": _report_settings, "report_send": _report_send, "report_resend": _report_resend,
 }
+
+
+# ---------------------------------------------------------------- sent reports
+
+
+def _stored_report(frame: frames.Frame, report_id: int) -> tuple[SentReport, Any]:
+    from reports.model import Report
+
+    row = db.reader().get(SentReport, report_id)
+    if row is None:
+        abort(404)
+    _account(frame, row.account_id)  # 404 unless it is this portal's
+    return row, Report.from_json(row.data)
+
+
+@bp.get("/app/report/<int:report_id>")
+def report_view(report_id: int):
+    """The report as it was sent (re-rendered from its stored data)."""
+    from reports import render
+
+    _, report = _stored_report(manager_frame(), report_id)
+    response = make_response(render.html(report))
+    return secure(response, frame_ancestors(db.reader(), g.frame.portal_id))
+
+
+@bp.get("/app/report/<int:report_id>.xlsx")
+def report_xlsx(report_id: int):
+    from reports import render
+    from reports.mail import XLSX, attachment_name
+
+    _, report = _stored_report(manager_frame(), report_id)
+    response = make_response(render.xlsx(report))
+    response.headers["Content-Type"] = "/".join(XLSX)
+    response.headers["Content-Disposition"] = f'attachment; filename="{attachment_name(report)}"'
+    return response
 
 
 # ---------------------------------------------------------------- the tariff calculator
@@ -667,6 +774,19 @@ def money(minor: int | None, currency: str = "RUB") -> str:
     text = f"{whole:,}".replace(",", "\u00a0") + (f",{part:02d}" if part else "")
     sign = "−" if minor < 0 else ""
     return f"{sign}{text}\u00a0{'₽' if currency == 'RUB' else currency}"
+
+
+@bp.app_template_global()
+def audit_changes(event: AuditEvent) -> list[tuple[str, Any, Any]]:
+    """(field, before, after) of an audit event, changed fields only."""
+    import json
+
+    try:
+        before, after = json.loads(event.before or "{}"), json.loads(event.after or "{}")
+    except ValueError:
+        return []
+    keys = [k for k in dict.fromkeys([*before, *after]) if before.get(k) != after.get(k)]
+    return [(k, before.get(k), after.get(k)) for k in keys][:8]
 
 
 @bp.app_template_global()

@@ -1,6 +1,6 @@
 """The periodic schedule: incremental sync every minute, open-period
-reconcile every 10 minutes, the full history check nightly, and period
-closing — in one process only.
+reconcile every 10 minutes, the full history check nightly, period
+closing, the Monday reports and the alert checks — in one process only.
 
 With Redis, the process that holds a short-lived lock is the scheduler and
 every other one stands by (a worker restart or a second worker never
@@ -27,6 +27,7 @@ log = logging.getLogger("hourbook.schedule")
 INCREMENTAL = timedelta(minutes=1)
 RECONCILE = timedelta(minutes=10)
 HISTORY = timedelta(hours=24)
+ALERTS = timedelta(minutes=10)
 LOCK_TTL_S = 90
 
 
@@ -57,6 +58,30 @@ def tick(runner: Any, now: datetime | None = None) -> list[str]:
             queued.append(job_id)
     runner.enqueue(tasks.close_periods, job_id="close-periods")
     queued.append("close-periods")
+    queued += _reports_and_alerts(runner, now)
+    return queued
+
+
+_last_alerts: dict[str, datetime] = {}
+
+
+def _reports_and_alerts(runner: Any, now: datetime) -> list[str]:
+    """The Monday reports that are due (each once: the report's own row
+    says whether it was made) and, every ALERTS interval, the alert check."""
+    from . import reports
+
+    queued = []
+    with context().sessions() as s:
+        due_now = reports.due_reports(s, now)
+    for item in due_now:
+        job_id = f"report-{item.account_id}-{item.week}"
+        runner.enqueue(reports.send_weekly, item.account_id, item.week, job_id=job_id)
+        queued.append(job_id)
+    last = _last_alerts.get("at")
+    if last is None or now - last >= ALERTS:
+        runner.enqueue(reports.check_alerts, job_id="alerts")
+        queued.append("alerts")
+        _last_alerts["at"] = now
     return queued
 
 

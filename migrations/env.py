@@ -8,6 +8,7 @@ from alembic import context
 
 from ledger.db import make_engine
 import b24.models  # noqa: F401  (its tables belong to the same schema)
+import reports.models  # noqa: F401
 from ledger.models import Base
 
 target_metadata = Base.metadata

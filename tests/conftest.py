@@ -17,6 +17,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 import b24.models  # noqa: F401  (the schema has its tables too)
+import reports.models  # noqa: F401
 from ledger import schema
 from ledger.db import make_engine
 from ledger.models import Base
