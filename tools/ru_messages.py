@@ -420,7 +420,7 @@ RU.update({
     "Hours of %(account)s": "Часы: %(account)s",
     "Overage %(hours)s": "Перерасход %(hours)s",
     "The client's own employees logged %(hours)s in these tasks: shown here, never debited.": "Сотрудники клиента отметили в этих задачах %(hours)s: показываем, но не списываем.",
-    "Spent of budget": "Потрачено из бюджета",
+    "Spent of budget": "Потрачено / бюджет",
     "By stage": "По этапам",
     "Access": "Доступ",
     "Reports": "Отчёты",
