@@ -32,9 +32,11 @@ from ledger.contracts import (
     set_upfront,
 )
 from ledger.hours import format_hours
-from ledger.access import create_cabinet_link
+from ledger.access import add_recipient, create_cabinet_link
+from reports.models import ReportSettings
 from ledger.models import Account, Contract, Portal, TimeEntry
 from ledger.plan import tariff_options
+from jobs.reports import check_alerts
 from jobs.schedule import Scheduler
 
 CLIENT_ID = "local.hourbook.demo"
@@ -152,6 +154,8 @@ def _run(port: int, emulator_port: int, instance: Path, serve: bool, servers: li
     db_file = instance / "demo.db"
     for suffix in ("", "-wal", "-shm"):
         Path(str(db_file) + suffix).unlink(missing_ok=True)
+    for old in (instance / "outbox").glob("*.eml"):  # the outbox belongs to the demo's database
+        old.unlink()
     holder: dict[str, Any] = {}
     server = make_server("127.0.0.1", port, lambda env, start: holder["app"](env, start), threaded=True)
     url = f"http://127.0.0.1:{server.server_port}"
@@ -176,6 +180,11 @@ def _run(port: int, emulator_port: int, instance: Path, serve: bool, servers: li
         change = stage_change(portal.time_zone, now)
         portal_id, account_ids = portal.id, [a.id for a in accounts]
         made = create_cabinet_link(s, accounts[0], actor="demo", label="Директор «Ромашки»", now=now)
+        # The weekly report goes to the director and its summary to the project chat.
+        add_recipient(s, accounts[0], "director@romashka.example", "Ирина Петрова, директор", alerts=True,
+                      actor="demo", now=now)
+        s.add(ReportSettings(account_id=accounts[0].id, weekly=True, send_hour=9, chat_dialog="chat1",
+                             notify_user_ids="", alert_days=5, client_alerts=True))
         link = SimpleNamespace(id=made.id, nonce=made.nonce)
     with app.test_request_context():
         from handlers.cabinet import cabinet_url
@@ -196,6 +205,7 @@ def _run(port: int, emulator_port: int, instance: Path, serve: bool, servers: li
     hb.runner.enqueue(hb.jobs.sync_portal, portal_id, True, False, job_id=f"sync-{portal_id}-demo")
     hb.runner.enqueue(hb.jobs.close_periods, job_id="close-periods")
     _wait_for(lambda: _synced(hb, portal_id) >= len(p.time), "the second sync")
+    hb.runner.enqueue(check_alerts, job_id="alerts-demo")  # on the complete picture, not the first minute's
     with hb.sessions() as s:
         click.echo("")
         for account_id in account_ids:
@@ -217,6 +227,8 @@ def _run(port: int, emulator_port: int, instance: Path, serve: bool, servers: li
     click.echo(f"    CRM card of «Ромашка» (the widget):   {emu.shell_url(p, CLIENT_ID, 1, 'CRM_COMPANY_DETAIL_TAB', {'ID': str(company)})}")
     click.echo(f"    the app page (manager, calculator):  {emu.shell_url(p, CLIENT_ID, 1, 'DEFAULT')}")
     click.echo(f"    the client's cabinet link:           {cabinet}")
+    click.echo(f"    chats and notifications (the portal): {emu.url}/p/{p.domain}/im")
+    click.echo(f"    e-mails (no SMTP_URL: the outbox):    {Path(app.config['INSTANCE_PATH']) / 'outbox'}/")
     click.echo(f"\nHourbook: {url}/   health: {url}/healthz   (Ctrl-C stops both)")
     while serve:
         time.sleep(3600)

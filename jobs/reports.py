@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from b24.links import task_url
 from ledger import calendar as cal
 from ledger.access import recipients
-from ledger.models import Account, Period, Portal, Stage
+from ledger.models import Account, Contract, Period, Portal, Stage
 from ledger.summary import summarize
 from ledger.usage import cap_usage
 from reports import alerts as alert_texts
@@ -199,8 +199,10 @@ def due_reports(session: Session, now: datetime) -> list[DueReport]:
         if now < send_at:
             continue
         monday = this_monday - timedelta(days=7)
-        if account.created_at and account.created_at >= cal.week_bounds(monday, portal.time_zone)[1]:
-            continue  # the account did not exist that week
+        first = session.execute(select(func.min(Contract.starts_on)).where(
+            Contract.account_id == account.id)).scalar_one_or_none()
+        if first is None or first > monday + timedelta(days=6):
+            continue  # no contract had begun by that Sunday: nothing to report on
         label = week_label(monday)
         key = f"weekly:{account.id}:{label}"
         made = session.execute(select(SentReport.status).where(SentReport.key == key)).scalar_one_or_none()

@@ -6,6 +6,7 @@ Routes (one host, portals told apart by a path prefix since there is no DNS):
     /p/<domain>/rest/<user>/<secret>/<method>[.json]  REST via incoming webhook
     /p/<domain>/oauth/authorize/                      the portal's OAuth page
     /p/<domain>/shell[/refresh|/install-finish]       a portal page around an app frame (shell.py)
+    /p/<domain>/im                                    what apps posted to chats and notifications
     /oauth/token/                                     the authorization server
     /rest/app.info                                    the authorization server's REST
     /                                                 a JSON index of the portals
@@ -92,6 +93,8 @@ class EmulatorApp:
                 return shell.refresh(self.emu, req, domain)
             if tail == "shell/install-finish" and req.method == "POST":
                 return shell.install_finish(self.emu, req, domain)
+            if tail.strip("/") == "im" and req.method == "GET":
+                return shell.messenger(self.emu, req, domain)
         if path.rstrip("/") == "/oauth/token":
             self.emu.requests["oauth/token"] += 1
             args = {**req.args.to_dict(), **req.form.to_dict()}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
@@ -328,3 +329,30 @@ SHELL_JS = r"""
   document.getElementById("app-entry").submit();
 })();
 """
+
+
+def messenger(emu: Emulator, req: Request, domain: str) -> Response:
+    """GET /p/<domain>/im: what apps posted to the portal's chats and
+    notifications (im.message.add, im.notify.*), newest first: the demo's
+    way to show the weekly summary and the alerts arriving."""
+    portal = emu.portals.get(domain)
+    if portal is None:
+        return _error(ShellError(404, f"no portal {domain}"))
+    rows = []
+    for m in reversed([m for m in emu.messages if m.get("domain") == domain]):
+        params = m.get("params") or {}
+        to = params.get("DIALOG_ID") or params.get("USER_ID") or params.get("TO") or ""
+        text = html.escape(str(params.get("MESSAGE") or params.get("message") or ""))
+        for tag in ("B", "I", "U"):
+            text = text.replace(f"[{tag}]", f"<{tag.lower()}>").replace(f"[/{tag}]", f"</{tag.lower()}>")
+        text = text.replace("[/URL]", "").replace("\n", "<br>")
+        text = re.sub(r"\[URL=([^\]]*)\]", "", text)
+        rows.append(f"<div class=m><div class=h>{html.escape(m['method'])} → {html.escape(str(to))}</div>"
+                    f"<div>{text}</div></div>")
+    body = ("<!doctype html><html lang=ru><meta charset=utf-8><title>Чаты и уведомления</title>"
+            "<style>body{font:14px system-ui,sans-serif;background:#eef2f4;margin:0;padding:24px}"
+            ".m{background:#fff;border-radius:12px;padding:12px 16px;margin:0 0 10px;max-width:720px}"
+            ".h{color:#828b95;font-size:12px;margin-bottom:6px}</style>"
+            f"<h1>{html.escape(domain)}: чаты и уведомления</h1>"
+            + ("".join(rows) or "<p>Сообщений пока нет.</p>") + "</html>")
+    return Response(body, content_type="text/html; charset=utf-8")
