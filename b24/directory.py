@@ -11,7 +11,7 @@ def companies(rest: Rest, search: str = "") -> list[tuple[int, str]]:
     if search.strip():
         params["filter"] = {"%TITLE": search.strip()[:100]}
     rows = rest.call("crm.company.list", params).get("result") or []
-    return [(int(r["ID"]), str(r.get("TITLE") or "")) for r in rows if str(r.get("ID", "")).isdigit()]
+    return [(int(r["ID"]), str(r.get("TITLE") or "")) for r in rows if str(r.get("ID", "")).isdecimal()]
 
 
 def company_title(rest: Rest, company_id: int) -> str | None:
@@ -25,7 +25,7 @@ def users(rest: Rest) -> list[tuple[int, str]]:
     rows = rest.call("user.get", params).get("result") or []
     out = []
     for r in rows:
-        if str(r.get("ID", "")).isdigit():
+        if str(r.get("ID", "")).isdecimal():
             name = " ".join(str(r.get(k) or "").strip() for k in ("NAME", "LAST_NAME")).strip()
             out.append((int(r["ID"]), name or f"#{r['ID']}"))
     return out

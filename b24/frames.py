@@ -112,4 +112,4 @@ def deal_company(client_endpoint: str, auth_id: str, deal_id: int) -> int | None
     if status != 200 or not isinstance(result, dict):
         return None
     company = str(result.get("COMPANY_ID") or "0")
-    return int(company) if company.isdigit() and int(company) > 0 else None
+    return int(company) if company.isdecimal() and int(company) > 0 else None

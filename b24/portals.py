@@ -50,7 +50,7 @@ def install(sessions: sessionmaker[Session], box: SecretBox, app: AppCredentials
     authorization server, store the credentials sealed, bind everything."""
     member_id = form["member_id"]
     verified = verify_access_token(oauth_server, form["AUTH_ID"], app.client_id, member_id)
-    expires_in = int(form.get("AUTH_EXPIRES") or 3600) if str(form.get("AUTH_EXPIRES", "")).isdigit() else 3600
+    expires_in = int(form.get("AUTH_EXPIRES") or 3600) if str(form.get("AUTH_EXPIRES", "")).isdecimal() else 3600
     with sessions() as s, s.begin():
         portal = s.execute(select(Portal).where(Portal.member_id == member_id)).scalar_one_or_none()
         created = portal is None

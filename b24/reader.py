@@ -43,7 +43,7 @@ def _as_list(value: Any) -> list:
     if isinstance(value, list):
         return value
     if isinstance(value, dict):  # PHP arrays with numeric keys may come as objects
-        return [value[k] for k in sorted(value, key=lambda k: int(k) if str(k).isdigit() else 0)]
+        return [value[k] for k in sorted(value, key=lambda k: int(k) if str(k).isdecimal() else 0)]
     return []
 
 

@@ -28,7 +28,7 @@ def _int(item: Mapping[str, Any], name: str) -> int:
         raise BadRecord(f"{name} is not an integer: {value!r}")
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isdecimal():
         return int(value.strip())
     raise BadRecord(f"{name} is not an integer: {value!r}")
 
@@ -107,7 +107,7 @@ def _tags(value: Any) -> tuple[str, ...]:
 def company_of(bindings: Any) -> int | None:
     """The CRM company of UF_CRM_TASK (`["CO_591", "D_1723"]`), if any."""
     for binding in bindings or []:
-        if isinstance(binding, str) and binding.startswith("CO_") and binding[3:].isdigit():
+        if isinstance(binding, str) and binding.startswith("CO_") and binding[3:].isdecimal():
             return int(binding[3:])
     return None
 

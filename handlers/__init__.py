@@ -16,3 +16,14 @@ def register(app: Flask) -> None:
     app.register_blueprint(cabinet.bp)
     app.register_blueprint(manager.bp)
     widget.register_errors(app)
+
+    @app.before_request
+    def refuse_broken_forms():
+        """A page's form that is not UTF-8 is refused before any handler reads it."""
+        from flask import abort, request
+
+        from .fields import body_is_utf8
+
+        if request.method == "POST" and request.path.startswith(("/app", "/widget", "/frame")) \
+                and not body_is_utf8():
+            abort(400, description="the form is not UTF-8")

@@ -34,7 +34,7 @@ def _refuse(status: int, error: str):
 def _task_id(data: dict) -> int | None:
     for side in ("FIELDS_AFTER", "FIELDS_BEFORE"):
         fields = data.get(side)
-        if isinstance(fields, dict) and str(fields.get("ID", "")).isdigit():
+        if isinstance(fields, dict) and str(fields.get("ID", "")).isdecimal():
             return int(fields["ID"])
     return None
 

@@ -13,6 +13,30 @@ from flask_babel import gettext as _
 from ledger.hours import parse_hours
 
 MAX_TEXT = 2000
+MAX_ID = 2**31 - 1  # the databases' integer keys: a bigger "id" names nothing
+
+
+def clean_text(value: str) -> bool:
+    """Text a person typed: no control characters (a NUL breaks PostgreSQL)
+    and no U+FFFD (what a body that was not UTF-8 decodes to)."""
+    return "\ufffd" not in value and all(c in "\n\r\t" or c >= " " for c in value)
+
+
+def body_is_utf8() -> bool:
+    """Whether every field of a form-encoded body decodes as UTF-8. Werkzeug
+    keeps an undecodable value as its literal %-escapes, which would be
+    saved as text; a form like that is broken, not words."""
+    from urllib.parse import unquote_to_bytes
+
+    if request.mimetype != "application/x-www-form-urlencoded":
+        return True
+    for pair in request.get_data(cache=True).split(b"&"):
+        for part in pair.split(b"=", 1):
+            try:
+                unquote_to_bytes(part.replace(b"+", b" ")).decode("utf-8")
+            except UnicodeDecodeError:
+                return False
+    return True
 
 
 class Form:
@@ -37,6 +61,9 @@ class Form:
             self.fail(name, _("Required."))
         elif len(value) > max_len:
             self.fail(name, _("At most %(n)d characters.", n=max_len))
+        elif not clean_text(value):
+            self.fail(name, _("Contains characters that cannot be saved."))
+            return ""
         return value[:max_len]
 
     def hours(self, name: str, *, required: bool = True, allow_zero: bool = False,
@@ -74,13 +101,13 @@ class Form:
             return None
         return int(amount * 100)
 
-    def integer(self, name: str, *, required: bool = True, low: int = 1, high: int = 10**9) -> int | None:
+    def integer(self, name: str, *, required: bool = True, low: int = 1, high: int = MAX_ID) -> int | None:
         value = self.raw(name)
         if not value:
             if required:
                 self.fail(name, _("Required."))
             return None
-        if not value.isdigit() or len(value) > 12:
+        if not (value.isascii() and value.isdecimal()) or len(value) > 18:
             self.fail(name, _("A whole number."))
             return None
         number = int(value)

@@ -71,17 +71,23 @@ def entity_id(options: str | None) -> int | None:
     """`PLACEMENT_OPTIONS` is a JSON string: {"ID": "123", …} (facts §5.3)."""
     if not options:
         return None
+    if len(options) > 4096:
+        raise FrameRefused(400, "PLACEMENT_OPTIONS is too long")
     try:
         parsed = json.loads(options)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise FrameRefused(400, "PLACEMENT_OPTIONS is not JSON") from None
     raw = parsed.get("ID") if isinstance(parsed, dict) else None
     if raw is None:
         return None
     text = str(raw).strip()
-    if not text.isdigit() or len(text) > 18:
+    if not text.isdecimal() or len(text) > 18:
         raise FrameRefused(400, "PLACEMENT_OPTIONS.ID is not a number")
     return int(text)
+
+
+def _printable(text: str) -> bool:
+    return text.isascii() and text.isprintable()
 
 
 def open_frame() -> Frame:
@@ -92,7 +98,7 @@ def open_frame() -> Frame:
     placement = form.get("PLACEMENT", "DEFAULT") or "DEFAULT"
     if not member_id or not auth_id:
         raise FrameRefused(400, "member_id and AUTH_ID are required")
-    if len(member_id) > 64 or len(placement) > 64:
+    if len(member_id) > 64 or len(placement) > 64 or not _printable(member_id + placement + auth_id):
         raise FrameRefused(400, "malformed frame request")
     entity = entity_id(form.get("PLACEMENT_OPTIONS"))
     s = db.reader()

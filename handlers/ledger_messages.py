@@ -41,4 +41,6 @@ MESSAGES = (
     _l("every stage needs a positive budget of hours"),
     _l("an upfront project needs a positive budget of hours"),
     _l("a cap needs a positive number of hours"),
+    _l("CRM company %(ref_id)s already belongs to account %(account_id)s"),
+    _l("workgroup %(ref_id)s already belongs to account %(account_id)s"),
 )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -65,7 +65,12 @@ def actor(frame: frames.Frame) -> str:
 
 
 def manager_frame() -> frames.Frame:
+    """The frame of a manager's request. Named managers are checked again on
+    every request: one removed from the list stops managing at once, not
+    when their page's token expires."""
     frame = frames.current()
+    if frame.manager and not frame.admin and not access.is_manager(db.reader(), frame.portal_id, frame.user_id):
+        frame = replace(frame, manager=False)
     if not frame.may_manage:
         abort(403, description=_("Only portal administrators and the managers they name can change settings."))
     return frame
@@ -164,6 +169,8 @@ def _home(frame: frames.Frame, form: Form | None = None, status: int = 200):
         "manager_home.html", portal.id, status, frame=frame, portal=portal, accounts=accounts,
         managers=access.managers(s, portal.id), companies=companies, users=users, company_id=company_id,
         f=lambda action: form if form is not None and action == request.view_args.get("action") else Form({}),
+        row_errors=list(dict.fromkeys(form.errors.values()))
+        if form is not None and request.view_args.get("action") in ROW_ACTIONS else [],
         form=form or Form({}), done=request.args.get("done"), search=search,
         zone_options=[(z, z) for z in dict.fromkeys((portal.time_zone, *TIME_ZONES))],
     )
@@ -183,10 +190,11 @@ def portal_action(action: str):
     try:
         target = handler(s, portal, form, actor(frame))
     except LedgerError as err:
-        form.fail("_", _(str(err)))
+        form.fail("_", _(err.template, **err.params))
         target = None
     if not form.ok:
         s.rollback()
+        s.close()
         return _home(frame, form, 400)
     s.commit()
     if isinstance(target, Account):
@@ -213,7 +221,7 @@ def _with_user_name(portal_id: int) -> dict[str, str]:
     typed: asked before the write transaction begins."""
     data = request.form.to_dict()
     user_id = data.get("user_id", "").strip()
-    if user_id.isdigit() and not data.get("name", "").strip():
+    if user_id.isascii() and user_id.isdecimal() and len(user_id) < 16 and not data.get("name", "").strip():
         data["name"] = dict(_portal_names(portal_id, directory.users)).get(int(user_id), "")
     return data
 
@@ -226,7 +234,7 @@ def _add_manager(s: Session, portal: Portal, form: Form, who: str) -> None:
 
 
 def _remove_manager(s: Session, portal: Portal, form: Form, who: str) -> None:
-    manager_id = form.integer("manager_id", high=10**12)
+    manager_id = form.integer("manager_id")
     found = s.get(access.Manager, manager_id) if manager_id else None
     if found is None or found.portal_id != portal.id:
         form.fail("manager_id", _("No such manager."))
@@ -321,29 +329,34 @@ def _recent_weeks(s: Session, account: Account, now: datetime) -> list[str]:
     return [week_label(monday - timedelta(days=7 * n)) for n in range(9)]
 
 
-@bp.get("/app/account/<int:account_id>")
+@bp.get("/app/account/<int(max=2147483647):account_id>")
 def account(account_id: int):
     frame = manager_frame()
-    return _account_response(frame, _account(frame, account_id))
+    return _account_response(frame, _account(frame, account_id).id)
 
 
-def _account_response(frame: frames.Frame, account: Account, form: Form | None = None, status: int = 200,
+def _account_response(frame: frames.Frame, account_id: int, form: Form | None = None, status: int = 200,
                       section: str | None = None):
-    users = _portal_names(account.portal_id, directory.users)
+    # The portal's names first, outside any transaction of ours: on SQLite
+    # the REST layer's token refresh would otherwise wait on our own lock.
+    users = _portal_names(frame.portal_id, directory.users)
     s = db.reader()
     s.rollback()  # a fresh snapshot: after a failed write, show what is stored now
-    page = _account_page(s, s.get(Account, account.id))
+    account = s.get(Account, account_id)
+    assert account is not None
+    page = _account_page(s, account)
     v = account_view(s, account.id)
     form, section = form or Form({}), section or request.args.get("done", "")
     blank = Form({})
+    row_errors = list(dict.fromkeys(form.errors.values())) if section in ROW_ACTIONS else []
     return render_frame("manager_account.html", account.portal_id, status, frame=frame, page=page, v=v,
                         f=lambda action: form if action == section else blank, form=form, section=section,
                         done=request.args.get("done"), users=users, roles=ROLES, now=utcnow(),
-                        week_options=[(w, w) for w in page.weeks],
+                        week_options=[(w, w) for w in page.weeks], row_errors=row_errors,
                         tariffs=plan.TARIFFS_H)
 
 
-@bp.post("/app/account/<int:account_id>/<action>")
+@bp.post("/app/account/<int(max=2147483647):account_id>/<action>")
 def account_action(account_id: int, action: str):
     frame = manager_frame()
     handler = ACCOUNT_ACTIONS.get(action)
@@ -356,10 +369,11 @@ def account_action(account_id: int, action: str):
     try:
         handler(s, account, form, actor(frame))
     except LedgerError as err:
-        form.fail("_", _(str(err)))
+        form.fail("_", _(err.template, **err.params))
     if not form.ok:
         s.rollback()
-        return _account_response(frame, account, form, 400, section=action)
+        s.close()  # nothing of the write session may start a transaction again in this request
+        return _account_response(frame, account_id, form, 400, section=action)
     s.commit()
     return redirect(url_for("manager.account", account_id=account.id, t=g.frame_token, done=action)
                     + f"#{action.split('_')[0]}", 303)
@@ -446,7 +460,7 @@ def _current_contract(s: Session, account: Account, form: Form, kind: str) -> Co
 
 def _stage_paid(s: Session, account: Account, form: Form, who: str) -> None:
     contract = _current_contract(s, account, form, "staged")
-    stage_id = form.integer("stage_id", high=10**12)
+    stage_id = form.integer("stage_id")
     stage = s.get(Stage, stage_id) if stage_id else None
     if contract is None or stage is None or stage.contract_id != contract.id:
         form.fail("_", _("No such stage."))
@@ -505,7 +519,7 @@ def _team_add(s: Session, account: Account, form: Form, who: str) -> None:
 
 
 def _team_end(s: Session, account: Account, form: Form, who: str) -> None:
-    member_id = form.integer("member_id", high=10**12)
+    member_id = form.integer("member_id")
     until = form.day("until", required=True)
     member = s.get(TeamMember, member_id) if member_id else None
     if member is None or member.portal_id != account.portal_id or member.account_id not in (None, account.id):
@@ -528,7 +542,7 @@ def _direction_add(s: Session, account: Account, form: Form, who: str) -> None:
 
 
 def _direction_of(s: Session, account: Account, form: Form) -> Direction | None:
-    direction_id = form.integer("direction_id", high=10**12)
+    direction_id = form.integer("direction_id")
     direction = s.get(Direction, direction_id) if direction_id else None
     if direction is None or direction.account_id != account.id:
         form.fail("_", _("No such direction."))
@@ -551,7 +565,7 @@ def _direction_remove(s: Session, account: Account, form: Form, who: str) -> Non
 
 def _cap_add(s: Session, account: Account, form: Form, who: str) -> None:
     scope = form.choice("scope", ("task", "direction"))
-    ref_id = form.integer("task_id" if scope == "task" else "direction_id", high=10**15)
+    ref_id = form.integer("task_id", high=10**15) if scope == "task" else form.integer("direction_id")
     limit_s = form.hours("limit")
     per = form.choice("per", ("period", "total"), "period")
     if form.ok and ref_id is not None and limit_s is not None:
@@ -559,7 +573,7 @@ def _cap_add(s: Session, account: Account, form: Form, who: str) -> None:
 
 
 def _cap_remove(s: Session, account: Account, form: Form, who: str) -> None:
-    cap_id = form.integer("cap_id", high=10**12)
+    cap_id = form.integer("cap_id")
     cap = s.get(Cap, cap_id) if cap_id else None
     if cap is None or cap.account_id != account.id:
         form.fail("_", _("No such cap."))
@@ -568,7 +582,7 @@ def _cap_remove(s: Session, account: Account, form: Form, who: str) -> None:
 
 
 def _link_of(s: Session, account: Account, form: Form) -> CabinetLink | None:
-    link_id = form.integer("link_id", high=10**12)
+    link_id = form.integer("link_id")
     link = s.get(CabinetLink, link_id) if link_id else None
     if link is None or link.account_id != account.id:
         form.fail("_", _("No such link."))
@@ -603,7 +617,7 @@ def _recipient_add(s: Session, account: Account, form: Form, who: str) -> None:
 
 
 def _recipient_remove(s: Session, account: Account, form: Form, who: str) -> None:
-    recipient_id = form.integer("recipient_id", high=10**12)
+    recipient_id = form.integer("recipient_id")
     found = s.get(ReportRecipient, recipient_id) if recipient_id else None
     if found is None or found.account_id != account.id:
         form.fail("_", _("No such recipient."))
@@ -618,9 +632,10 @@ def _report_settings(s: Session, account: Account, form: Form, who: str) -> None
     users = form.text("notify_user_ids", max_len=255)
     days = form.integer("alert_days", low=1, high=28)
     client_alerts = form.flag("client_alerts")
-    if dialog and not (dialog.startswith("chat") and dialog[4:].isdigit() or dialog.isdigit()):
+    if dialog and not (dialog.isascii() and (dialog.startswith("chat") and dialog[4:].isdecimal()
+                                             or dialog.isdecimal())):
         form.fail("chat_dialog", _("A chat as chat42 (group chat) or a user number."))
-    if users and not all(u.strip().isdigit() for u in users.split(",")):
+    if users and not all(u.strip().isascii() and u.strip().isdecimal() for u in users.split(",")):
         form.fail("notify_user_ids", _("User numbers separated by commas."))
     if not form.ok:
         return
@@ -650,7 +665,7 @@ def _report_send(s: Session, account: Account, form: Form, who: str) -> None:
 
 
 def _report_resend(s: Session, account: Account, form: Form, who: str) -> None:
-    report_id = form.integer("report_id", high=10**12)
+    report_id = form.integer("report_id")
     row = s.get(SentReport, report_id) if report_id else None
     if row is None or row.account_id != account.id:
         form.fail("_", _("No such report."))
@@ -660,6 +675,12 @@ def _report_resend(s: Session, account: Account, form: Form, who: str) -> None:
     current_app.extensions["hourbook"].runner.enqueue(report_jobs.resend, row.id, who,
                                                       job_id=f"report-resend-{row.id}")
 
+
+# Buttons in a list's rows: their forms have no field to show a message beside,
+# so a refusal is said at the top of the page.
+ROW_ACTIONS = {"contract_stagepaid", "contract_advance", "contract_finish", "team_end", "plan_remove",
+               "plan_capremove", "access_rotate", "access_revoke", "access_recipientremove", "report_resend",
+               "manager_remove"}
 
 ACCOUNT_ACTIONS: dict[str, Callable[..., None]] = {
     "contract_retainer": _retainer, "contract_staged": _staged, "contract_upfront": _upfront,
@@ -687,7 +708,7 @@ def _stored_report(frame: frames.Frame, report_id: int) -> tuple[SentReport, Any
     return row, Report.from_json(row.data)
 
 
-@bp.get("/app/report/<int:report_id>")
+@bp.get("/app/report/<int(max=2147483647):report_id>")
 def report_view(report_id: int):
     """The report as it was sent (re-rendered from its stored data)."""
     from reports import render
@@ -697,7 +718,7 @@ def report_view(report_id: int):
     return secure(response, frame_ancestors(db.reader(), g.frame.portal_id))
 
 
-@bp.get("/app/report/<int:report_id>.xlsx")
+@bp.get("/app/report/<int(max=2147483647):report_id>.xlsx")
 def report_xlsx(report_id: int):
     from reports import render
     from reports.mail import XLSX, attachment_name
@@ -719,7 +740,7 @@ def calculator():
     result = None
     account = None
     if request.args.get("account"):
-        account_id = form.integer("account", high=10**12)
+        account_id = form.integer("account")
         account = _account(frame, account_id) if account_id else None
     if request.args.get("plan"):
         plan_s = form.hours("plan", allow_zero=True)

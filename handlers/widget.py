@@ -87,7 +87,7 @@ def _account_of(frame: frames.Frame, account_id: int) -> Account:
     return account
 
 
-@bp.get("/widget/<int:account_id>")
+@bp.get("/widget/<int(max=2147483647):account_id>")
 def page(account_id: int):
     """The widget for an account, opened from a link inside a frame."""
     frame = frames.current()
@@ -95,7 +95,7 @@ def page(account_id: int):
     return _page(frame, g.frame_token, account_id)
 
 
-@bp.get("/widget/<int:account_id>/part")
+@bp.get("/widget/<int(max=2147483647):account_id>/part")
 def part(account_id: int):
     """The summary alone, for the page's minute refresh."""
     frame = frames.current()

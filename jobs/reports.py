@@ -135,7 +135,7 @@ def post_to_chat(ctx, portal_id: int, opts: ReportSettings, text: str) -> None:
     if opts.chat_dialog:
         rest.call("im.message.add", {"DIALOG_ID": opts.chat_dialog, "MESSAGE": text})
     for user in (u.strip() for u in opts.notify_user_ids.split(",")):
-        if user.isdigit():
+        if user.isdecimal():
             rest.call("im.notify.personal.add", {"USER_ID": int(user), "MESSAGE": text})
 
 

@@ -89,7 +89,7 @@ def drain_offline(portal_id: int) -> dict:
         if isinstance(data, dict):
             for side in ("FIELDS_AFTER", "FIELDS_BEFORE"):
                 fields = data.get(side)
-                if isinstance(fields, dict) and str(fields.get("ID", "")).isdigit():
+                if isinstance(fields, dict) and str(fields.get("ID", "")).isdecimal():
                     task_ids.add(int(fields["ID"]))
     sync = Sync(ctx.sessions, rest, portal_id)
     for task_id in sorted(task_ids):

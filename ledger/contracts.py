@@ -49,7 +49,14 @@ from .postings import NewPosting, lock_open_period, post
 
 
 class LedgerError(ValueError):
-    """A request the ledger refuses, with a message fit to show the user."""
+    """A request the ledger refuses, with a message fit to show the user.
+
+    `template` and `params` let a page translate it: the message is the
+    template with the params filled in."""
+
+    def __init__(self, template: str, **params: Any) -> None:
+        super().__init__(template % params if params else template)
+        self.template, self.params = template, params
 
 
 def audit(session: Session, actor: str, action: str, *, portal_id: int | None = None,
@@ -139,7 +146,9 @@ def bind_account(session: Session, account: Account, kind: str, ref_id: int, *,
     if taken is not None:
         if taken.account_id == account.id:
             return
-        raise LedgerError(f"{kind} {ref_id} already belongs to account {taken.account_id}")
+        template = ("CRM company %(ref_id)s already belongs to account %(account_id)s" if kind == "company"
+                    else "workgroup %(ref_id)s already belongs to account %(account_id)s")
+        raise LedgerError(template, ref_id=ref_id, account_id=taken.account_id)
     session.add(AccountBinding(portal_id=account.portal_id, account_id=account.id, kind=kind, ref_id=ref_id))
     session.flush()
     audit(session, actor, "account.bind", portal_id=account.portal_id, account_id=account.id,
@@ -483,7 +492,7 @@ def _check_direction(name: str, planned_s: int, match_kind: str, match_value: st
         raise LedgerError("a direction matches tasks by workgroup, tag or parent task")
     if not value or len(value) > 255:
         raise LedgerError("a direction needs a workgroup, tag or parent task to match")
-    if match_kind in ("group", "parent") and not (value.isdigit() and int(value) > 0):
+    if match_kind in ("group", "parent") and not (value.isascii() and value.isdecimal() and int(value) > 0):
         raise LedgerError("a workgroup or parent task is given by its number")
     return name, value
 

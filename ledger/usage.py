@@ -39,11 +39,11 @@ def task_matches(direction: Direction, task: Task | None, task_id: int) -> bool:
     task (the parent itself included)."""
     value = direction.match_value.strip()
     if direction.match_kind == "parent":
-        return value.isdigit() and (task_id == int(value) or (task is not None and task.parent_id == int(value)))
+        return value.isdecimal() and (task_id == int(value) or (task is not None and task.parent_id == int(value)))
     if task is None:
         return False
     if direction.match_kind == "group":
-        return value.isdigit() and task.group_id == int(value)
+        return value.isdecimal() and task.group_id == int(value)
     tags = {t.strip().casefold() for t in (task.tags or "").splitlines() if t.strip()}
     return value.casefold() in tags
 

@@ -48,9 +48,7 @@ from ledger.plan import recommend
 from tests.pages import (
     H,
     big_value,
-    SQLITE_SELF_LOCK,
     forget_portal_names,
-    xfail_on_sqlite,
     field_error,
     form_alert,
     form_html,
@@ -64,15 +62,6 @@ world = world_fixture("sqlite", "postgresql")
 
 ADMIN = "Администратор Портала (#1)"
 _numbers = itertools.count(1)
-
-# The forms whose fields are all hidden (a row's button: remove, mark paid,
-# finish) have no place for a message: a refusal says "Nothing was saved"
-# at the top and not why.
-MESSAGE_NOT_SHOWN = ("templates/manager_account.html (and manager_home.html for manager_remove): the forms made of "
-                     "hidden fields only (stage paid, finish stage/project, team end, remove direction/cap/link/"
-                     "recipient/manager, rotate, revoke, send a report again) have no form_errors(), so a refused request shows "
-                     "'Nothing was saved' without the reason")
-
 
 # ---------------------------------------------------------------- accounts made for one test
 
@@ -558,7 +547,6 @@ def test_a_refused_account_action_says_why_and_writes_nothing(world, action):
 
 
 @pytest.mark.parametrize("action", sorted(a for a, c in CASES.items() if c.hidden))
-@pytest.mark.xfail(strict=True, reason=MESSAGE_NOT_SHOWN)
 def test_a_refused_row_button_says_why(world, action):
     case = CASES[action]
     account = make_account(world, case.invalid_kind or case.kind)
@@ -569,7 +557,6 @@ def test_a_refused_row_button_says_why(world, action):
     assert _message(world, case.alert) in page_text(response.text)
 
 
-@pytest.mark.xfail(strict=True, reason=MESSAGE_NOT_SHOWN)
 def test_a_refused_manager_removal_says_why(world):
     response = world.post("/app/portal/manager_remove", world.token(), {"manager_id": "999999"})
     assert response.status_code == 400
@@ -592,7 +579,6 @@ def test_a_refused_form_answers_400_when_the_portal_names_are_not_cached(world, 
     """The manager opened the page more than five minutes ago (or the app
     restarted): the users' names are asked from the portal again while the
     refused form is answered."""
-    xfail_on_sqlite(request, world, SQLITE_SELF_LOCK)
     account = make_account(world)
     token = world.token()
     forget_portal_names()
@@ -666,10 +652,6 @@ def test_a_named_manager_manages_but_names_nobody(world):
     assert latest_audit(world, None, "manager.remove", world.portal_a).actor == ADMIN
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "handlers/frames.py current()/handlers/manager.py manager_frame(): the `manager` flag is frozen in the signed "
-    "frame token for up to TOKEN_MAX_AGE_S (1 h) and never re-checked, so a manager an administrator removed keeps "
-    "changing settings from a page opened before (access.is_manager is asked only on the entry POST and renew)"))
 def test_a_removed_manager_cannot_change_anything_from_a_page_left_open(world):
     admin = world.token()
     support = world.users["support"]
@@ -688,9 +670,6 @@ def test_a_removed_manager_cannot_change_anything_from_a_page_left_open(world):
     assert world.snapshot() == before
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ledger/contracts.py bind_account raises LedgerError(f\"{kind} {ref_id} already belongs to account …\"), a "
-    "message handlers/ledger_messages.py cannot list, so the Russian page shows it in English"))
 def test_a_company_taken_by_another_client_is_refused_in_russian(world):
     response = world.post("/app/portal/account_add", world.token(),
                           {"name": "Дубль", "company_id": str(world.companies["romashka"]), "language": "ru"})

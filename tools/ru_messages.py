@@ -446,3 +446,9 @@ RU.update({
     "user numbers, e.g. 1, 7": "номера пользователей, например 1, 7",
     "E-mail alerts to recipients marked for them": "Письма-уведомления получателям, отмеченным для них",
 })
+RU.update({
+    "Contains characters that cannot be saved.": "Содержит символы, которые нельзя сохранить.",
+    "CRM company %(ref_id)s already belongs to account %(account_id)s": "компания CRM №%(ref_id)s уже относится к клиенту №%(account_id)s",
+    "workgroup %(ref_id)s already belongs to account %(account_id)s": "рабочая группа №%(ref_id)s уже относится к клиенту №%(account_id)s",
+})
+RU.update({"Nothing was saved.": "Ничего не сохранено."})
