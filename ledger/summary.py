@@ -9,11 +9,10 @@ view must not write), so it works on a read-only session.
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session
 
 from . import calendar as cal
@@ -222,18 +221,17 @@ def _history(session: Session, account_id: int) -> list[MonthLine]:
 def _tasks(session: Session, account: Account, period_id: int | None) -> list[TaskLine]:
     """Tasks with time counted this period, and tasks still open that had
     time counted before (in progress, though nobody logged this month)."""
-    per_task: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    per_task: dict[int, list[int]] = {}
     last: dict[int, datetime] = {}
-    for task_id, origin, seconds, work_at in session.execute(
-        select(TimeEntry.task_id, TimeEntry.period_id, TimeEntry.counted_s, TimeEntry.work_at)
+    this_period = func.sum(case((TimeEntry.period_id == period_id, TimeEntry.counted_s), else_=0)) \
+        if period_id is not None else literal(0)
+    for task_id, period_s, total_s, work_at in session.execute(
+        select(TimeEntry.task_id, this_period, func.sum(TimeEntry.counted_s), func.max(TimeEntry.work_at))
         .where(TimeEntry.account_id == account.id, TimeEntry.counted_s > 0)
+        .group_by(TimeEntry.task_id)
     ).all():
-        line = per_task[task_id]
-        line[1] += seconds
-        if origin == period_id:
-            line[0] += seconds
-        if task_id not in last or work_at > last[task_id]:
-            last[task_id] = work_at
+        per_task[task_id] = [int(period_s or 0), int(total_s)]
+        last[task_id] = work_at
     if not per_task:
         return []
     meta = {t.task_id: t for t in session.execute(select(Task).where(
