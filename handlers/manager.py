@@ -541,13 +541,19 @@ def _direction_add(s: Session, account: Account, form: Form, who: str) -> None:
         contracts.add_direction(s, account, values.pop("name"), actor=who, **values)
 
 
-def _direction_of(s: Session, account: Account, form: Form) -> Direction | None:
-    direction_id = form.integer("direction_id")
-    direction = s.get(Direction, direction_id) if direction_id else None
-    if direction is None or direction.account_id != account.id:
-        form.fail("_", _("No such direction."))
+def _own_row(s: Session, account: Account, form: Form, model: Any, field: str, missing: str) -> Any:
+    """The account's row named by the form's `field`, or None with `missing`
+    said: another account's id is answered as if it did not exist."""
+    row_id = form.integer(field)
+    row = s.get(model, row_id) if row_id else None
+    if row is None or row.account_id != account.id:
+        form.fail("_", missing)
         return None
-    return direction
+    return row
+
+
+def _direction_of(s: Session, account: Account, form: Form) -> Direction | None:
+    return _own_row(s, account, form, Direction, "direction_id", _("No such direction."))
 
 
 def _direction_update(s: Session, account: Account, form: Form, who: str) -> None:
@@ -573,21 +579,13 @@ def _cap_add(s: Session, account: Account, form: Form, who: str) -> None:
 
 
 def _cap_remove(s: Session, account: Account, form: Form, who: str) -> None:
-    cap_id = form.integer("cap_id")
-    cap = s.get(Cap, cap_id) if cap_id else None
-    if cap is None or cap.account_id != account.id:
-        form.fail("_", _("No such cap."))
-        return
-    contracts.remove_cap(s, cap, actor=who)
+    cap = _own_row(s, account, form, Cap, "cap_id", _("No such cap."))
+    if cap is not None:
+        contracts.remove_cap(s, cap, actor=who)
 
 
 def _link_of(s: Session, account: Account, form: Form) -> CabinetLink | None:
-    link_id = form.integer("link_id")
-    link = s.get(CabinetLink, link_id) if link_id else None
-    if link is None or link.account_id != account.id:
-        form.fail("_", _("No such link."))
-        return None
-    return link
+    return _own_row(s, account, form, CabinetLink, "link_id", _("No such link."))
 
 
 def _link_create(s: Session, account: Account, form: Form, who: str) -> None:
@@ -617,12 +615,9 @@ def _recipient_add(s: Session, account: Account, form: Form, who: str) -> None:
 
 
 def _recipient_remove(s: Session, account: Account, form: Form, who: str) -> None:
-    recipient_id = form.integer("recipient_id")
-    found = s.get(ReportRecipient, recipient_id) if recipient_id else None
-    if found is None or found.account_id != account.id:
-        form.fail("_", _("No such recipient."))
-        return
-    access.remove_recipient(s, found, actor=who)
+    found = _own_row(s, account, form, ReportRecipient, "recipient_id", _("No such recipient."))
+    if found is not None:
+        access.remove_recipient(s, found, actor=who)
 
 
 def _report_settings(s: Session, account: Account, form: Form, who: str) -> None:
@@ -665,10 +660,8 @@ def _report_send(s: Session, account: Account, form: Form, who: str) -> None:
 
 
 def _report_resend(s: Session, account: Account, form: Form, who: str) -> None:
-    report_id = form.integer("report_id")
-    row = s.get(SentReport, report_id) if report_id else None
-    if row is None or row.account_id != account.id:
-        form.fail("_", _("No such report."))
+    row = _own_row(s, account, form, SentReport, "report_id", _("No such report."))
+    if row is None:
         return
     from jobs import reports as report_jobs
 
