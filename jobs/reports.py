@@ -15,9 +15,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from typing import Any
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -51,6 +52,29 @@ def _tx() -> Iterator[Session]:
         yield s
 
 
+# ---------------------------------------------------------------- delivering once
+
+CLAIM = timedelta(minutes=10)  # longer than any delivery; a dead worker's claim lapses
+
+
+def _take(model: Any, row_id: int, undone: Any) -> bool:
+    """Take a report or an alert for delivery: one conditional UPDATE, so of
+    workers racing for the same row exactly one gets it."""
+    now = datetime.now(timezone.utc)
+    with _tx() as s:
+        taken = s.execute(
+            update(model).where(model.id == row_id, undone,
+                                or_(model.claimed_until.is_(None), model.claimed_until < now))
+            .values(claimed_until=now + CLAIM)
+        ).rowcount
+    return taken == 1
+
+
+def _release(model: Any, row_id: int) -> None:
+    with _tx() as s:
+        s.execute(update(model).where(model.id == row_id).values(claimed_until=None))
+
+
 # ---------------------------------------------------------------- reports
 
 
@@ -79,7 +103,22 @@ def _claim(account_id: int, week: str, key: str, requested_by: str, monday: date
 
 def deliver(report_id: int) -> dict:
     """Send what a stored report has not sent yet: the e-mail to the
-    account's recipients, the summary to the project chat."""
+    account's recipients, the summary to the project chat. A worker that
+    finds the report taken by another sends nothing."""
+    if not _take(SentReport, report_id, SentReport.status != "sent"):
+        with _tx() as s:
+            row = s.get(SentReport, report_id)
+            if row is None:
+                raise LookupError(f"no report {report_id}")
+            state = "already" if row.status == "sent" else "in progress"
+        return {"report_id": report_id, "mail": state, "chat": state}
+    try:
+        return _deliver(report_id)
+    finally:
+        _release(SentReport, report_id)
+
+
+def _deliver(report_id: int) -> dict:
     ctx = context()
     with _tx() as s:
         row = s.get(SentReport, report_id)
@@ -279,45 +318,58 @@ def check_alerts(now: datetime | None = None) -> dict:
 
 
 def deliver_alerts() -> list[int]:
-    """Deliver alerts that fired and were not delivered. Each is taken by
-    marking it delivered under a row lock before anything is sent, so two
-    workers never both send it; a failed delivery is unmarked and tried
-    again on the next check (the alert itself never fires twice)."""
-    ctx = context()
+    """Deliver alerts that fired and were not delivered: the chat message and
+    the client's e-mail each once. An alert is taken by one worker at a time
+    (`_take`); what failed is tried again on the next check, what was sent
+    is not sent again (the alert itself never fires twice)."""
     with context().sessions() as s:
         pending = list(s.execute(select(AlertSent.id).where(AlertSent.delivered_at.is_(None))).scalars())
     done = []
     for alert_id in pending:
-        with _tx() as s:
-            # Take the alert for delivery: the first worker to mark it wins.
-            alert = s.get(AlertSent, alert_id, with_for_update=True)
-            if alert is None or alert.delivered_at is not None:
-                continue
-            alert.delivered_at = datetime.now(timezone.utc)
-            account = s.get(Account, alert.account_id)
-            period = s.get(Period, alert.period_id)
-            opts = settings_of(s, alert.account_id)
-            to = [(r.name, r.email) for r in recipients(s, alert.account_id) if r.alerts] if opts.client_alerts else []
-            stage = s.get(Stage, period.stage_id) if period.stage_id else None
-            when = alert_texts.period_name(period.kind, period.label, stage.name if stage else None,
-                                           account.language)
-            text = alert_texts.text(account.name, account.language, when, alert.kind, json.loads(alert.detail))
-            portal_id, language = account.portal_id, account.language
+        if not _take(AlertSent, alert_id, AlertSent.delivered_at.is_(None)):
+            continue
         try:
+            if _deliver_alert(alert_id):
+                done.append(alert_id)
+        finally:
+            _release(AlertSent, alert_id)
+    return done
+
+
+def _deliver_alert(alert_id: int) -> bool:
+    ctx = context()
+    with _tx() as s:
+        alert = s.get(AlertSent, alert_id)
+        account = s.get(Account, alert.account_id)
+        period = s.get(Period, alert.period_id)
+        opts = settings_of(s, alert.account_id)
+        to = [(r.name, r.email) for r in recipients(s, alert.account_id) if r.alerts] if opts.client_alerts else []
+        stage = s.get(Stage, period.stage_id) if period.stage_id else None
+        when = alert_texts.period_name(period.kind, period.label, stage.name if stage else None, account.language)
+        text = alert_texts.text(account.name, account.language, when, alert.kind, json.loads(alert.detail))
+        portal_id, language, name = account.portal_id, account.language, account.name
+        chat_done, mail_done = alert.chat_sent_at is not None, alert.mail_sent_at is not None or not to
+    try:
+        if not chat_done:
             if opts.chat_dialog or opts.notify_user_ids:
                 post_to_chat(ctx, portal_id, opts, text)
             else:
                 notify_admin(ctx, portal_id, text)
-            if to:
-                mailer().send(alert_texts.message(text, account.name, language, to, mailer().sender),
-                              f"alert-{alert_id}")
-            done.append(alert_id)
-        except Exception as err:  # noqa: BLE001  (kept on the alert, tried again on the next check)
             with _tx() as s:
-                alert = s.get(AlertSent, alert_id)
-                alert.delivered_at, alert.error = None, f"{type(err).__name__}: {err}"[:500]
-            log.warning("alert %s not delivered: %s", alert_id, err)
-    return done
+                s.get(AlertSent, alert_id).chat_sent_at = datetime.now(timezone.utc)
+        if not mail_done:
+            mailer().send(alert_texts.message(text, name, language, to, mailer().sender), f"alert-{alert_id}")
+            with _tx() as s:
+                s.get(AlertSent, alert_id).mail_sent_at = datetime.now(timezone.utc)
+    except Exception as err:  # noqa: BLE001  (kept on the alert, tried again on the next check)
+        with _tx() as s:
+            s.get(AlertSent, alert_id).error = f"{type(err).__name__}: {err}"[:500]
+        log.warning("alert %s not delivered: %s", alert_id, err)
+        return False
+    with _tx() as s:
+        alert = s.get(AlertSent, alert_id)
+        alert.delivered_at, alert.error = datetime.now(timezone.utc), None
+    return True
 
 
 def notify_admin(ctx, portal_id: int, text: str) -> None:

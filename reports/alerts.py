@@ -13,6 +13,7 @@ from babel.support import Translations
 from ledger.hours import format_hours
 
 from .i18n import translations
+from .mail import POLICY
 
 
 def _t(language: str) -> Translations:
@@ -66,7 +67,7 @@ def plain(message_text: str) -> str:
 
 def message(message_text: str, account: str, language: str, to: list[tuple[str, str]], sender: str) -> EmailMessage:
     _ = _t(language).gettext
-    msg = EmailMessage()
+    msg = EmailMessage(policy=POLICY)
     msg["Subject"] = _("Hours of %(account)s") % {"account": account}
     msg["From"] = sender
     msg["To"] = ", ".join(formataddr(pair) for pair in to)

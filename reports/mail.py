@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from pathlib import Path
@@ -19,6 +20,10 @@ from . import render
 from .model import Report
 
 XLSX = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+# Python 3.11 folds a long non-ASCII Subject at a space and the space is lost
+# when mail clients unfold it (CPython gh-144156): headers are kept on one
+# line up to the 998 characters RFC 5322 allows, so nothing is folded.
+POLICY = policy.default.clone(max_line_length=998)
 
 
 def attachment_name(report: Report) -> str:
@@ -27,15 +32,17 @@ def attachment_name(report: Report) -> str:
 
 def message(report: Report, key: str, to: list[tuple[str, str]], sender: str) -> EmailMessage:
     """The whole e-mail for `report`; `key` names the sent report (its Message-ID)."""
-    msg = EmailMessage()
+    msg = EmailMessage(policy=POLICY)
     msg["Subject"] = render.subject(report)
     msg["From"] = sender
     msg["To"] = ", ".join(formataddr((name, email)) for name, email in to) or sender
     msg["Date"] = format_datetime(report.built_at)
     domain = sender.rsplit("@", 1)[-1].strip("> ") or "hourbook.local"
     msg["Message-ID"] = f"<{key.replace(':', '.')}.{report.digest[:16]}@{domain}>"
-    msg.set_content(render.text(report))
-    msg.add_alternative(render.html(report), subtype="html")
+    # base64 bodies: what a client decodes is the rendering, byte for byte,
+    # whatever a relay does to line endings.
+    msg.set_content(render.text(report), cte="base64")
+    msg.add_alternative(render.html(report), subtype="html", cte="base64")
     msg.add_attachment(render.xlsx(report), maintype=XLSX[0], subtype=XLSX[1], filename=attachment_name(report))
     for number, part in enumerate(p for p in msg.walk() if p.is_multipart()):
         part.set_boundary(f"=_hourbook_{report.digest[:20]}_{number}")

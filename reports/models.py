@@ -51,6 +51,9 @@ class SentReport(Base):
     chat_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # A worker delivering it holds this until done (or until it passes, if
+    # the worker died): a second worker finds it taken and sends nothing.
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class AlertSent(Base):
@@ -66,7 +69,10 @@ class AlertSent(Base):
     kind: Mapped[str] = mapped_column(String(32))  # used_80, used_100, burn_soon, cap:<id>
     detail: Mapped[str] = mapped_column(Text, default="{}")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # chat and e-mail both done
+    chat_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    mail_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     value_s: Mapped[int] = mapped_column(BigInteger, default=0)
 
