@@ -25,7 +25,7 @@ from b24 import directory
 from b24.client import RestError
 from ledger import access, contracts, plan
 from ledger.balance import balance
-from ledger.calendar import is_valid_zone, parse_week, week_of
+from ledger.calendar import is_valid_zone, week_of
 from ledger.contracts import LedgerError, Policies
 from ledger.db import utcnow
 from ledger.models import (
@@ -43,6 +43,7 @@ from ledger.models import (
     TeamMember,
 )
 from ledger.usage import cap_usage, direction_usage
+from reports.build import span
 from reports.models import ReportSettings, SentReport, settings_of
 
 from . import db, frames
@@ -321,12 +322,17 @@ def _account_page(s: Session, account: Account) -> AccountPage:
 
 
 def _recent_weeks(s: Session, account: Account, now: datetime) -> list[str]:
-    """This week and the eight before it, in the portal's zone, newest first."""
+    """This week and the eight before it, then this month and the two
+    before it, in the portal's zone, newest first."""
+    from ledger.calendar import add_months, local_date, month_label, month_start
     from reports.build import week_label
 
     portal = s.get(Portal, account.portal_id)
-    monday = week_of(now, portal.time_zone if portal else "UTC")
-    return [week_label(monday - timedelta(days=7 * n)) for n in range(9)]
+    tz = portal.time_zone if portal else "UTC"
+    monday = week_of(now, tz)
+    month = month_start(local_date(now, tz))
+    return ([week_label(monday - timedelta(days=7 * n)) for n in range(9)]
+            + [month_label(add_months(month, -n)) for n in range(3)])
 
 
 @bp.get("/app/account/<int(max=2147483647):account_id>")
@@ -649,9 +655,9 @@ def _report_settings(s: Session, account: Account, form: Form, who: str) -> None
 def _report_send(s: Session, account: Account, form: Form, who: str) -> None:
     week = form.text("week", required=True, max_len=10)
     try:
-        parse_week(week)
+        span(week)
     except ValueError:
-        form.fail("week", _("A week as 2026-W47."))
+        form.fail("week", _("A week as 2026-W47 or a month as 2026-11."))
         return
     from jobs import reports as report_jobs
 

@@ -30,7 +30,7 @@ from ledger.summary import summarize
 from ledger.usage import cap_usage
 from reports import alerts as alert_texts
 from reports import render
-from reports.build import build_report, previous_week, week_label
+from reports.build import build_report, previous_week, span, week_label
 from reports.mail import Mailer, message
 from reports.model import Report
 from reports.models import AlertSent, ReportSettings, SentReport, settings_of
@@ -78,7 +78,8 @@ def _release(model: Any, row_id: int) -> None:
 # ---------------------------------------------------------------- reports
 
 
-def _claim(account_id: int, week: str, key: str, requested_by: str, monday: date) -> int:
+def _claim(account_id: int, week: str, key: str, requested_by: str, monday: date,
+           last_day: date | None = None) -> int:
     """The sent report's row for `key`: made (and the report built) by the
     first caller; every later caller gets the same row back."""
     with _tx() as s:
@@ -86,7 +87,7 @@ def _claim(account_id: int, week: str, key: str, requested_by: str, monday: date
         if found is not None:
             return found
     with _tx() as s:
-        report = build_report(s, account_id, monday, task_url)
+        report = build_report(s, account_id, monday, task_url, last_day=last_day, label=week)
         row = SentReport(key=key, account_id=account_id, week=week, data=report.to_json(), digest=report.digest,
                          built_at=report.built_at, requested_by=requested_by, status="built")
         s.add(row)
@@ -194,9 +195,10 @@ def send_weekly(account_id: int, week: str | None = None) -> dict:
 
 
 def send_report(account_id: int, week: str, requested_by: str) -> dict:
-    """A report asked for from the manager's page: built now, sent now."""
-    monday = cal.parse_week(week)
-    report_id = _claim(account_id, week_label(monday), f"manual:{secrets.token_hex(8)}", requested_by, monday)
+    """A report asked for from the manager's page, for a week (2026-W47) or
+    a month (2026-11): built now, sent now."""
+    first, last = span(week)
+    report_id = _claim(account_id, week, f"manual:{secrets.token_hex(8)}", requested_by, first, last)
     return deliver(report_id)
 
 

@@ -74,9 +74,20 @@ def _corrections(session: Session, entry_ids: list[int]) -> set[int]:
     return set(rows)
 
 
+def span(label: str) -> tuple[date, date]:
+    """A report's days from its label: an ISO week (2026-W47, Monday to
+    Sunday) or a month (2026-11), as the manager asks for on demand."""
+    if "-W" in label:
+        monday = cal.parse_week(label)
+        return monday, monday + timedelta(days=6)
+    first = cal.parse_month(label)
+    return first, cal.add_months(first, 1) - timedelta(days=1)
+
+
 def build_report(session: Session, account_id: int, monday: date, task_url: TaskUrl,
-                 now: datetime | None = None) -> Report:
-    """The report of `account_id` for the week starting `monday`."""
+                 now: datetime | None = None, last_day: date | None = None, label: str | None = None) -> Report:
+    """The report of `account_id` for the week starting `monday` (or, given
+    `last_day`, for the days from `monday` to it, named `label`)."""
     now = now or utcnow()
     account = session.get(Account, account_id)
     if account is None:
@@ -84,7 +95,8 @@ def build_report(session: Session, account_id: int, monday: date, task_url: Task
     portal = session.get(Portal, account.portal_id)
     assert portal is not None
     tz = portal.time_zone
-    start, end = cal.week_bounds(monday, tz)
+    last_day = last_day or monday + timedelta(days=6)
+    start, end = cal.local_midnight(monday, tz), cal.local_midnight(last_day + timedelta(days=1), tz)
     summary = summarize(session, account_id, now)
     assert summary is not None
     people = {user_id: (name, role_name(role, account.language))
@@ -109,10 +121,10 @@ def build_report(session: Session, account_id: int, monday: date, task_url: Task
         task = titles.get(e.task_id)
         lines.append(WorkLine(
             day=cal.local_date(e.work_at, tz), user_id=e.user_id, person=name,
-            role=role if e.state == "counted" else "", task_id=e.task_id,
+            role=role if e.state != "not_team" else "", task_id=e.task_id,
             task=task.title if task and task.title else f"#{e.task_id}", url=url(e.task_id),
             comment=e.comment or "", duration_s=e.duration_s, counted_s=e.counted_s,
-            correction=e.id in corrected, team=e.state == "counted",
+            correction=e.id in corrected, team=e.state != "not_team",
         ))
 
     per_task: dict[int, int] = defaultdict(int)
@@ -148,8 +160,8 @@ def build_report(session: Session, account_id: int, monday: date, task_url: Task
     f = summary.forecast
     return Report(
         schema=SCHEMA, account_id=account.id, account=account.name, language=account.language,
-        portal=portal.domain, time_zone=tz, week=week_label(monday), first_day=monday,
-        last_day=monday + timedelta(days=6), built_at=now.replace(microsecond=0),
+        portal=portal.domain, time_zone=tz, week=label or week_label(monday), first_day=monday,
+        last_day=last_day, built_at=now.replace(microsecond=0),
         contract=summary.contract_kind, period=period_name, period_last_day=summary.period_last_day,
         expiry_policy=summary.expiry_policy, allocated_s=summary.allocated_s, used_s=summary.used_s,
         left_s=summary.left_s, overage_s=summary.overage_s,

@@ -488,7 +488,7 @@ CASES: dict[str, Case] = {
         audit="report.settings"),
     "report_send": Case(
         "retainer", valid=lambda c: {"week": c["last_week"]}, check=_check_report_send,
-        invalid=lambda c: {"week": "2026-W60"}, errors={"week": ("A week as 2026-W47.", {})}, audit=None),
+        invalid=lambda c: {"week": "2026-W60"}, errors={"week": ("A week as 2026-W47 or a month as 2026-11.", {})}, audit=None),
     "report_resend": Case(
         "retainer", prepare=_prep_sent_report, valid=lambda c: {"report_id": str(c["report"])},
         check=_check_report_resend, invalid=lambda c: {"report_id": "999999"}, errors={},

@@ -242,3 +242,25 @@ def test_the_subject_a_mail_client_decodes_is_the_reports_subject(session):
     raw = bytes(message(rep, "weekly:1:2026-W44", [("Директор", "d@romashka.test")], "h@hourbook.test"))
 
     assert email.message_from_bytes(raw, policy=policy.default)["Subject"] == render.subject(rep)
+
+
+def test_a_report_for_a_month_on_demand(session):
+    """The manager's page sends a report for any week or month: a month's
+    report covers its first to its last day in the portal's zone."""
+    from reports.build import span
+
+    book = Book(session)
+    account = book.retainer(start=date(2026, 10, 1), name="Клиент")
+    book.now = book.at(date(2026, 11, 20), 10)
+    book.log(1, 3600, date(2026, 10, 31), hour=23)  # the last evening of October: not November's
+    book.log(2, 1800, date(2026, 11, 1), hour=0)
+    book.log(3, 900, date(2026, 11, 30), hour=23)  # logged ahead, still November
+    first, last = span("2026-11")
+    assert (first, last) == (date(2026, 11, 1), date(2026, 11, 30))
+    rep = build_report(book.s, account.id, first, task_url, now=book.now, last_day=last, label="2026-11")
+    assert (rep.week, rep.first_day, rep.last_day) == ("2026-11", first, last)
+    assert sorted(line.duration_s for line in rep.lines) == [900, 1800]
+    assert span("2026-W47") == (date(2026, 11, 16), date(2026, 11, 22))
+    with pytest.raises(ValueError):
+        span("2026-13")
+    assert "1–30 ноября 2026" in render.subject(rep)

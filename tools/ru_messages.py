@@ -452,3 +452,7 @@ RU.update({
     "workgroup %(ref_id)s already belongs to account %(account_id)s": "рабочая группа №%(ref_id)s уже относится к клиенту №%(account_id)s",
 })
 RU.update({"Nothing was saved.": "Ничего не сохранено."})
+RU.update({
+    "A week as 2026-W47 or a month as 2026-11.": "Неделя в виде 2026-W47 или месяц в виде 2026-11.",
+    "Week or month": "Неделя или месяц",
+})
