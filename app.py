@@ -221,7 +221,10 @@ def serve(bind: str, workers: int) -> None:
 
     os.environ.setdefault("START_RUNNER", "1")  # without Redis, jobs run in the web process
     os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(workers),
-                               "--access-logfile", "-", "app:create_app()"])
+                               "--access-logfile", "-",
+                               # the path without its query string: frame tokens ride there
+                               "--access-logformat", '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)s',
+                               "app:create_app()"])
 
 
 def main(argv: list[str] | None = None) -> int:
