@@ -38,11 +38,17 @@ def mark_dead(session: Session, auth: PortalAuth, reason: str) -> None:
     auth.dead_reason = reason
 
 
-def oauth_get(url: str, params: dict[str, str], what: str, timeout_s: float = 30) -> tuple[int, dict[str, Any]]:
-    """A GET to the authorization server: (status, JSON answer); trouble
-    reaching it (timeouts, 5xx) is Transient, to be retried."""
+def oauth_get(url: str, params: dict[str, str], what: str, timeout_s: float = 30,
+              method: str = "GET") -> tuple[int, dict[str, Any]]:
+    """A call outside the REST gateway (the authorization server, a frame
+    check): (status, JSON answer); trouble reaching it (timeouts, 5xx) is
+    Transient, to be retried. With method="POST" the parameters go in the
+    body, so a user's token never sits in a URL that a log line may keep."""
     try:
-        response = requests.get(url, params=params, timeout=timeout_s)
+        if method == "POST":
+            response = requests.post(url, data=params, timeout=timeout_s)
+        else:
+            response = requests.get(url, params=params, timeout=timeout_s)
     except (requests.Timeout, requests.ConnectionError) as err:
         raise Transient("TIMEOUT", str(err), 0, what) from None
     if response.status_code >= 500:

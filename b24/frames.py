@@ -66,7 +66,7 @@ cache = _Cache()
 
 def _profile(client_endpoint: str, auth_id: str) -> FrameUser:
     base = client_endpoint if client_endpoint.endswith("/") else client_endpoint + "/"
-    status, answer = oauth_get(base + "profile.json", {"auth": auth_id}, "profile", timeout_s=10)
+    status, answer = oauth_get(base + "profile.json", {"auth": auth_id}, "profile", timeout_s=10, method="POST")
     result = answer.get("result")
     if status != 200 or not isinstance(result, dict):
         raise AuthDead(str(answer.get("error") or f"HTTP_{status}"), "the portal does not accept this token",
@@ -107,7 +107,7 @@ def deal_company(client_endpoint: str, auth_id: str, deal_id: int) -> int | None
     user may not read it."""
     base = client_endpoint if client_endpoint.endswith("/") else client_endpoint + "/"
     status, answer = oauth_get(base + "crm.deal.get.json", {"auth": auth_id, "id": str(deal_id)}, "crm.deal.get",
-                               timeout_s=10)
+                               timeout_s=10, method="POST")
     result = answer.get("result")
     if status != 200 or not isinstance(result, dict):
         return None

@@ -39,7 +39,7 @@ def verify_access_token(oauth_server: str, access_token: str, client_id: str,
     if not access_token:
         raise AuthDead("NO_AUTH_FOUND", "no access token")
     status, answer = oauth_get(oauth_server.rstrip("/") + "/rest/app.info", {"auth": access_token}, "app.info",
-                               timeout_s)
+                               timeout_s, method="POST")
     result = answer.get("result")
     if status != 200 or not isinstance(result, dict):
         raise AuthDead(str(answer.get("error", f"HTTP_{status}")), "token not accepted", status, "app.info")
