@@ -19,11 +19,17 @@ def register(app: Flask) -> None:
 
     @app.before_request
     def refuse_broken_forms():
-        """A page's form that is not UTF-8 is refused before any handler reads it."""
+        """A query string or a page's form that is not UTF-8 is refused
+        before any handler reads it (a server may pass raw bytes through,
+        PEP 3333; werkzeug would raise on reading them)."""
         from flask import abort, request
 
         from .fields import body_is_utf8
 
+        try:
+            request.args  # noqa: B018  (decoded here, once)
+        except UnicodeDecodeError:
+            abort(400, description="the query string is not UTF-8")
         if request.method == "POST" and request.path.startswith(("/app", "/widget", "/frame")) \
                 and not body_is_utf8():
             abort(400, description="the form is not UTF-8")

@@ -107,7 +107,7 @@ def open_cabinet_link(session: Session, link_id: int, nonce: str, now: datetime 
     account and portal are active; otherwise None (the caller answers 404
     and says nothing about why)."""
     now = now or utcnow()
-    link = session.get(CabinetLink, link_id) if type(link_id) is int else None
+    link = session.get(CabinetLink, link_id) if type(link_id) is int and 0 < link_id < 2**31 else None
     if link is None or not isinstance(nonce, str) or not hmac.compare_digest(link.nonce, nonce):
         return None
     if link.revoked_at is not None or (link.expires_at is not None and link.expires_at <= now):
