@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .common import RESULTS, exit_status, passed, results_path, table, write_json
 
-BENCHMARKS = ("ledger", "rest_economy", "widget", "reports")
+BENCHMARKS = ("ledger", "rest_economy", "widget", "reports", "load")
 
 
 def run_one(name: str, quick: bool) -> tuple[int, float]:
