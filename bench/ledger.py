@@ -18,7 +18,6 @@ in the result, or the run stops: a benchmark of a broken ledger means nothing.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import random
 import statistics
@@ -32,10 +31,10 @@ from datetime import date, datetime, timedelta, timezone
 from datetime import time as clock
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, text, update
+from sqlalchemy import Engine, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bench.common import finish, passed, table
+from bench.common import arguments, figures_table, finish, log, result, stop_on_problems
 from ledger import calendar as cal
 from ledger import schema
 from ledger.balance import balance
@@ -84,11 +83,6 @@ class BenchAccount:
     months: list[date]  # first days, oldest first; the last one is NOW's month
     consumptions_per_month: list[int]
     next_record_id: int = 1
-
-
-def log(message: str) -> None:
-    """Progress goes to stderr, so stdout holds only the results."""
-    print(message, file=sys.stderr, flush=True)
 
 
 def human(n: int) -> str:
@@ -146,8 +140,9 @@ def insert_many(s: Session, table: Any, rows: list[dict]) -> None:
 # ---------------------------------------------------------------- history
 
 
-def month_firsts(count: int) -> list[date]:
-    current = cal.month_start(cal.local_date(NOW, TZ))
+def month_firsts(count: int, now: datetime = NOW, tz: str = TZ) -> list[date]:
+    """The first days of the `count` months up to `now`'s, oldest first."""
+    current = cal.month_start(cal.local_date(now, tz))
     return [cal.add_months(current, offset) for offset in range(1 - count, 1)]
 
 
@@ -178,15 +173,60 @@ def open_account(s: Session, label: str, postings: int, months_n: int, setup_at:
     return BenchAccount(label, portal.id, account.id, months, consumptions)
 
 
-def workdays(first: date) -> list[date]:
+def workdays(first: date, now: datetime = NOW, tz: str = TZ) -> list[date]:
     """The month's weekdays, in the open month only those before today, so
     that no entry is dated after the clock."""
     last = cal.add_months(first, 1) - timedelta(days=1)
-    today = cal.local_date(NOW, TZ)
+    today = cal.local_date(now, tz)
     if first <= today <= last:
         last = today - timedelta(days=1)
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     return [d for d in days if d.weekday() < 5]
+
+
+def counted_rows(*, entry_id: int, portal_id: int, record_id: int, task_id: int, user_id: int, duration_s: int,
+                 counted_s: int, work_at: datetime, comment: str, account_id: int, period_id: int,
+                 first_seen_at: datetime, posted_at: datetime) -> tuple[dict, dict]:
+    """A time entry counted in its own period and its consumption posting,
+    as apply_entry leaves a record it has seen once: state counted, version
+    1, post_seq 1, key entry:<id>:v1:s1:<period>:<period>. For Core inserts
+    of history; the caller moves the period's running totals to match."""
+    entry = dict(
+        id=entry_id, portal_id=portal_id, record_id=record_id, task_id=task_id, user_id=user_id,
+        duration_s=duration_s, work_at=work_at, comment=comment, deleted=False, version=1, post_seq=1,
+        state="counted", account_id=account_id, period_id=period_id, counted_s=counted_s,
+        first_seen_at=first_seen_at, updated_at=posted_at,
+    )
+    posting = dict(
+        key=f"entry:{entry_id}:v1:s1:{period_id}:{period_id}", portal_id=portal_id, account_id=account_id,
+        period_id=period_id, kind="consumption", amount_s=-counted_s, origin_period_id=period_id,
+        entry_id=entry_id, entry_version=1, created_at=posted_at,
+    )
+    return entry, posting
+
+
+def not_team_row(*, entry_id: int, portal_id: int, record_id: int, task_id: int, user_id: int, duration_s: int,
+                 work_at: datetime, comment: str, account_id: int, period_id: int) -> dict:
+    """A time entry by someone outside the account's team, as apply_entry
+    leaves it: state not_team, nothing counted, nothing posted (post_seq 0),
+    seen as the work ended."""
+    seen_at = work_at + timedelta(seconds=duration_s)
+    return dict(
+        id=entry_id, portal_id=portal_id, record_id=record_id, task_id=task_id, user_id=user_id,
+        duration_s=duration_s, work_at=work_at, comment=comment, deleted=False, version=1, post_seq=0,
+        state="not_team", account_id=account_id, period_id=period_id, counted_s=0, first_seen_at=seen_at,
+        updated_at=seen_at,
+    )
+
+
+# The running totals of many periods moved at once (executemany), by what
+# `counted_rows` wrote into each: b_period, b_used (seconds), b_n (postings).
+MOVE_TOTALS = (
+    update(PeriodTotals.__table__)
+    .where(PeriodTotals.__table__.c.period_id == bindparam("b_period"))
+    .values(consumption_s=PeriodTotals.__table__.c.consumption_s - bindparam("b_used"),
+            postings_n=PeriodTotals.__table__.c.postings_n + bindparam("b_n"))
+)
 
 
 def fill_month(s: Session, acc: BenchAccount, first: date, count: int, next_entry_id: int,
@@ -219,17 +259,14 @@ def fill_month(s: Session, acc: BenchAccount, first: date, count: int, next_entr
         # closed-period check of `ledger verify` requires.
         posted_at = work_at + timedelta(seconds=duration_s)
         consumed_s += duration_s
-        entries.append(dict(
-            id=entry_id, portal_id=acc.portal_id, record_id=record_id, task_id=rng.choice(TASKS),
-            user_id=user_id, duration_s=duration_s, work_at=work_at, comment="support", deleted=False,
-            version=1, post_seq=1, state="counted", account_id=acc.account_id, period_id=period.id,
-            counted_s=duration_s, first_seen_at=work_at, updated_at=posted_at,
-        ))
-        postings.append(dict(
-            key=f"entry:{entry_id}:v1:s1:{period.id}:{period.id}", portal_id=acc.portal_id,
-            account_id=acc.account_id, period_id=period.id, kind="consumption", amount_s=-duration_s,
-            origin_period_id=period.id, entry_id=entry_id, entry_version=1, created_at=posted_at,
-        ))
+        # The retainer has no rounding policy: counted as logged.
+        entry, posting = counted_rows(
+            entry_id=entry_id, portal_id=acc.portal_id, record_id=record_id, task_id=rng.choice(TASKS),
+            user_id=user_id, duration_s=duration_s, counted_s=duration_s, work_at=work_at, comment="support",
+            account_id=acc.account_id, period_id=period.id, first_seen_at=work_at, posted_at=posted_at,
+        )
+        entries.append(entry)
+        postings.append(posting)
     insert_many(s, TimeEntry.__table__, entries)
     insert_many(s, Posting.__table__, postings)
     s.execute(
@@ -296,10 +333,7 @@ def check_history(engine: Engine, accounts: tuple[BenchAccount, ...]) -> dict[st
         if (periods.get((acc.account_id, "closed"), 0), periods.get((acc.account_id, "open"), 0)) != (
                 len(acc.months) - 1, 1):
             raise SystemExit(f"account {acc.label}: periods {periods}, expected {len(acc.months) - 1} closed + 1 open")
-    if problems:
-        for problem in problems[:20]:
-            log(f"  {problem}")
-        raise SystemExit(f"ledger verify found {len(problems)} problems in the bench history")
+    stop_on_problems(problems, f"ledger verify found {len(problems)} problems in the bench history")
     log(f"  ledger verify: no problems ({time.perf_counter() - started:.1f} s)")
     return {acc.label: counts.get(acc.account_id, 0) for acc in accounts}
 
@@ -392,12 +426,6 @@ def time_bare_insert(db: str, snaps: list[EntrySnapshot]) -> float:
 # ---------------------------------------------------------------- the run
 
 
-def result(figure: str, measured: float, unit: str, target: str | None = None,
-           ratio: float | None = None, passed: bool | None = None) -> dict:
-    return {"figure": figure, "target": target, "measured": measured, "unit": unit,
-            "ratio": ratio, "pass": passed}
-
-
 def run_one(db: str, sizes: Sizes) -> list[dict]:
     small_n, large_n = human(sizes.small_postings), human(sizes.large_postings)
     rng = random.Random(SEED + 1)
@@ -455,34 +483,28 @@ def run(quick: bool = False, db: str = "sqlite") -> list[dict]:
     return [row for name in dbs for row in run_one(name, sizes)]
 
 
+def _measured(row: dict) -> str:
+    value, unit = row["measured"], row["unit"]
+    if unit == "ms":
+        return f"{value:.3f} ms"
+    if unit == "x":
+        return f"{value:.2f}x"
+    return f"{value:,.0f} {unit}"
+
+
+def _ratio(row: dict) -> str:
+    value = row["ratio"]
+    if value is None:
+        return ""
+    return f"{value:.2f}" if value >= 0.1 else f"{value:.2g}"
+
+
 def format_table(rows: list[dict]) -> str:
-    def measured(row: dict) -> str:
-        value, unit = row["measured"], row["unit"]
-        if unit == "ms":
-            return f"{value:.3f} ms"
-        if unit == "x":
-            return f"{value:.2f}x"
-        return f"{value:,.0f} {unit}"
-
-    def ratio(value: float | None) -> str:
-        if value is None:
-            return ""
-        return f"{value:.2f}" if value >= 0.1 else f"{value:.2g}"
-
-    header = ("figure", "target", "measured", "ratio", "pass")
-    cells = [header] + [
-        (row["figure"], row["target"] or "", measured(row), ratio(row["ratio"]), passed(row))
-        for row in rows
-    ]
-    lines = table(cells[0], cells[1:]).split("\n")
-    return "\n".join(lines)
+    return figures_table(rows, _measured, _ratio)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.ledger", description=__doc__.splitlines()[0])
-    parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="sqlite")
-    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
-    args = parser.parse_args(argv)
+    args = arguments("ledger", __doc__, "small sizes, for a smoke run", db=True).parse_args(argv)
     rows = run(quick=args.quick, db=args.db)
     return finish("ledger", rows, format_table(rows), args.quick)
 

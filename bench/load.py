@@ -61,7 +61,6 @@ reported as what it is, never as the target's).
 """
 from __future__ import annotations
 
-import argparse
 import itertools
 import os
 import random
@@ -82,8 +81,9 @@ from urllib.parse import urlencode
 import redis as redis_lib
 from sqlalchemy import select
 
-from bench.common import finish, passed, table
-from bench.ledger import database, log, percentile
+from bench import common
+from bench.common import log
+from bench.ledger import database, percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = "redis://127.0.0.1:6379/9"
@@ -466,8 +466,8 @@ def event_payloads(emu, p, port: int, rng: random.Random, count: int) -> list[by
 
 
 def result(figure: str, measured, unit: str, target: str | None = None, passed: bool | None = None) -> dict:
-    return {"figure": figure, "target": target, "measured": measured, "unit": unit, "ratio": None,
-            "pass": passed}
+    # Load figures have no ratio: the calls below give `passed` fifth.
+    return common.result(figure, measured, unit, target, passed=passed)
 
 
 def ms(ns: int) -> float:
@@ -681,24 +681,23 @@ def run(plan: Plan) -> list[dict]:
     return rows
 
 
-def format_table(rows: list[dict]) -> str:
-    def measured(row: dict) -> str:
-        value, unit = row["measured"], row["unit"]
-        if unit == "ms":
-            return f"{value:.2f} ms"
-        if isinstance(value, str):
-            return value
-        if isinstance(value, float):
-            return f"{value:,.1f} {unit}".strip()
-        return f"{value:,} {unit}".strip()
+def _measured(row: dict) -> str:
+    value, unit = row["measured"], row["unit"]
+    if unit == "ms":
+        return f"{value:.2f} ms"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float):
+        return f"{value:,.1f} {unit}".strip()
+    return f"{value:,} {unit}".strip()
 
-    header = ("figure", "target", "measured", "pass")
-    return table(header, [(row["figure"], row["target"] or "", measured(row), passed(row)) for row in rows])
+
+def format_table(rows: list[dict]) -> str:
+    return common.figures_table(rows, _measured)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help=f"{QUICK.seconds:g} s at {QUICK.rate:g} events/s")
+    parser = common.arguments("load", __doc__, f"{QUICK.seconds:g} s at {QUICK.rate:g} events/s")
     parser.add_argument("--rate", type=float, help="events per second")
     parser.add_argument("--seconds", type=float, help="length of the load")
     parser.add_argument("--widget-rate", type=float, help="widget reads per second")
@@ -717,8 +716,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     # A run at sizes of one's own keeps its own file: it never replaces the standard figures.
     name = "load" if plan == base else "load.custom"
-    return finish(name, rows, format_table(rows), args.quick,
-                  suffix=f" ({time.perf_counter() - started:.0f} s in all)")
+    return common.finish(name, rows, format_table(rows), args.quick, started)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,6 @@ sample of reports is printed, with the share of each phase and the SQL.
 """
 from __future__ import annotations
 
-import argparse
 import cProfile
 import io
 import os
@@ -60,18 +59,27 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from datetime import time as clock
 
-from sqlalchemy import Engine, bindparam, event, func, select, update
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bench.common import finish, passed, table
-from bench.ledger import database, insert_many, log, percentile, sync_entry_ids
-from bench.widget import POLICY_MIX
+from bench.common import command, figures_table, log, result, stop_on_problems
+from bench.ledger import (
+    MOVE_TOTALS,
+    counted_rows,
+    database,
+    insert_many,
+    not_team_row,
+    percentile,
+    sync_entry_ids,
+)
+from bench.widget import CLIENT_EMPLOYEE_BASE, POLICY_MIX, company_name
+from bench.widget import TITLES as WIDGET_TITLES
 from b24.links import task_url
 from ledger import calendar as cal
 from ledger.contracts import add_account, add_direction, add_team_member, adjust, create_portal, set_retainer
 from ledger.entries import EntryDeleted, EntrySnapshot, apply_entry
 from ledger.example import DURATIONS_S
-from ledger.models import Account, Period, PeriodTotals, Portal, Posting, Task, TimeEntry
+from ledger.models import Account, Period, Portal, Posting, Task, TimeEntry
 from ledger.rounding import RoundingRule, round_seconds
 from ledger.summary import summarize
 from ledger.verify import verify  # not `from ledger import verify`: that is the function
@@ -105,17 +113,8 @@ STAFF = [
     (111, "Наталья Егорова", "project_manager"),
     (112, "Роман Зайцев", "developer"),
 ]
-CLIENT_EMPLOYEE_BASE = 900_000  # + account index: the client's own people (shown, never debited)
-TITLES = [
-    "Настроить воронку «Опт»", "Стадии сделок и обязательные поля", "Подключить IP-телефонию",
-    "Интеграция почты отдела продаж", "Робот: задача менеджеру при новой сделке",
-    "Бизнес-процесс согласования счёта", "Инструкция и видео по воронкам", "Ответы на вопросы в чате",
-    "Импорт контактов из Excel", "Права доступа для отдела продаж", "Шаблон коммерческого предложения",
-    "Виджет обратного звонка на сайте", "Интеграция с 1С: обмен счетами", "Отчёт по воронке для директора",
-    "Смарт-процесс «Заявки на доставку»", "Настройка открытых линий", "Обучение новых менеджеров",
-    "Правки карточки компании", "Дубли контактов: объединение", "Чат-бот для Telegram",
-    "Уведомления о просроченных сделках", "Складской учёт: остатки", "Электронная подпись документов",
-    "Аудит CRM и план работ",
+# The widget benchmark's task titles, and some long ones a report must lay out.
+TITLES = WIDGET_TITLES + [
     "Интеграция с сайтом на Tilda: заявки из форм [UTM-метки, источники] и распределение по менеджерам",
     "Сквозная аналитика: рекламные кабинеты", "Маркетинг: рассылки и сегменты",
     "Роботы в воронке «Сервис»: SLA и эскалации", "Печатные формы договоров", "Миграция из amoCRM",
@@ -153,9 +152,6 @@ COMMENTS_EN = [
     "Investigated the 1C sync error: duplicate invoices after a repeated export. Matching by tax number was "
     "wrong; fixed the rule, re-ran the week's sync and reconciled the totals with the client's accountant.",
 ]
-COMPANY_NAMES = ["Ромашка", "Вектор", "Альфа", "Северный ветер", "Техносфера", "Гранит", "Лидер",
-                 "Меридиан", "Прогресс", "Атлант", "Восход", "Магистраль", "Орион", "Сфера"]
-FORMS = ["ООО", "АО", "ИП", "ООО ТД"]
 HOURS_H = (40, 60, 80, 100, 120)  # with ~75 h logged a month, some packages run out and some burn
 
 
@@ -214,8 +210,7 @@ def open_clients(s: Session, portal_id: int, count: int, rng: random.Random) -> 
     for index in range(count):
         company_id = 10_000 + index
         language = "en" if index % 8 == 7 else "ru"
-        name = f"{FORMS[index % len(FORMS)]} «{COMPANY_NAMES[index % len(COMPANY_NAMES)]}-{index + 1}»"
-        account = add_account(s, portal, name, company_id=company_id, language=language, actor="bench",
+        account = add_account(s, portal, company_name(index), company_id=company_id, language=language, actor="bench",
                               now=SETUP_AT)
         policies, rule = POLICY_MIX[index % len(POLICY_MIX)]
         hours_h = HOURS_H[index % len(HOURS_H)]
@@ -264,21 +259,12 @@ def open_clients(s: Session, portal_id: int, count: int, rng: random.Random) -> 
     return clients
 
 
-_MOVE_TOTALS = (
-    update(PeriodTotals.__table__)
-    .where(PeriodTotals.__table__.c.period_id == bindparam("b_period"))
-    .values(consumption_s=PeriodTotals.__table__.c.consumption_s - bindparam("b_used"),
-            postings_n=PeriodTotals.__table__.c.postings_n + bindparam("b_n"))
-)
-
-
 def fill_month(s: Session, portal_id: int, clients: list[Client], sizes: Sizes, rng: random.Random) -> tuple[int, int]:
     """Each client's month of records and their consumption postings, as
-    apply_entry writes them (state counted, version 1, post_seq 1, counted_s
-    by the contract's rounding, key entry:<id>:v1:s1:<period>:<period>), the
-    period's running totals moved by the same sums; and the records of
-    people outside the team (state not_team: nothing counted, nothing
-    posted). Returns (records, postings) written."""
+    apply_entry writes them (`counted_rows`, counted_s by the contract's
+    rounding), the period's running totals moved by the same sums; and the
+    records of people outside the team (`not_team_row`: nothing counted,
+    nothing posted). Returns (records, postings) written."""
     period_ids = dict(s.execute(select(Period.account_id, Period.id)
                                 .where(Period.label == cal.month_label(MONTH))).all())
     weekdays, weekend = month_days()
@@ -317,17 +303,13 @@ def fill_month(s: Session, portal_id: int, clients: list[Client], sizes: Sizes, 
             comment = "" if rng.random() < 0.08 else rng.choice(comments)
             posted_at = work_at + timedelta(seconds=duration_s)
             used += counted_s
-            entries.append(dict(
-                id=next_id, portal_id=portal_id, record_id=record_id, task_id=task_id, user_id=user_id,
-                duration_s=duration_s, work_at=work_at, comment=comment, deleted=False, version=1, post_seq=1,
-                state="counted", account_id=client.account_id, period_id=period_id, counted_s=counted_s,
-                first_seen_at=posted_at, updated_at=posted_at,
-            ))
-            postings.append(dict(
-                key=f"entry:{next_id}:v1:s1:{period_id}:{period_id}", portal_id=portal_id,
-                account_id=client.account_id, period_id=period_id, kind="consumption", amount_s=-counted_s,
-                origin_period_id=period_id, entry_id=next_id, entry_version=1, created_at=posted_at,
-            ))
+            entry, posting = counted_rows(
+                entry_id=next_id, portal_id=portal_id, record_id=record_id, task_id=task_id, user_id=user_id,
+                duration_s=duration_s, counted_s=counted_s, work_at=work_at, comment=comment,
+                account_id=client.account_id, period_id=period_id, first_seen_at=posted_at, posted_at=posted_at,
+            )
+            entries.append(entry)
+            postings.append(posting)
             if n == 0:
                 client.week_sample = EntrySnapshot(portal_id, record_id, task_id, user_id, duration_s, local_at,
                                                    comment)
@@ -343,19 +325,17 @@ def fill_month(s: Session, portal_id: int, clients: list[Client], sizes: Sizes, 
             day = week[rng.randrange(len(week))] if n == 0 else rng.choice(weekdays)
             work_at = at(day).astimezone(timezone.utc)
             duration_s = rng.choice((900, 1800, 3600))
-            entries.append(dict(
-                id=next_id, portal_id=portal_id, record_id=record_id, task_id=rng.choice(live)[0],
+            entries.append(not_team_row(
+                entry_id=next_id, portal_id=portal_id, record_id=record_id, task_id=rng.choice(live)[0],
                 user_id=user_id, duration_s=duration_s, work_at=work_at,
                 comment="Проверка со стороны клиента" if user_id >= CLIENT_EMPLOYEE_BASE else "Подменил коллегу",
-                deleted=False, version=1, post_seq=0, state="not_team", account_id=client.account_id,
-                period_id=period_id, counted_s=0, first_seen_at=work_at + timedelta(seconds=duration_s),
-                updated_at=work_at + timedelta(seconds=duration_s),
+                account_id=client.account_id, period_id=period_id,
             ))
             next_id += 1
             record_id += 1
     insert_many(s, TimeEntry.__table__, entries)
     insert_many(s, Posting.__table__, postings)
-    s.connection().execute(_MOVE_TOTALS, moves)
+    s.connection().execute(MOVE_TOTALS, moves)
     return len(entries), len(postings)
 
 
@@ -409,10 +389,7 @@ def check(engine: Engine, clients: list[Client]) -> None:
     started = time.perf_counter()
     with Session(engine) as s:
         problems = verify(s)
-        if problems:
-            for problem in problems[:20]:
-                log(f"  {problem}")
-            raise SystemExit(f"ledger verify found {len(problems)} problems in the bench data")
+        stop_on_problems(problems, f"ledger verify found {len(problems)} problems in the bench data")
         client = clients[len(clients) // 2]
         summary = summarize(s, client.account_id, NOW)
         assert summary is not None and summary.balance is not None
@@ -619,12 +596,6 @@ def profile(engine: Engine, clients: list[Client], n: int) -> None:
 # ---------------------------------------------------------------- the run
 
 
-def result(figure: str, measured: float, unit: str, target: str | None = None,
-           ratio: float | None = None, passed: bool | None = None) -> dict:
-    return {"figure": figure, "target": target, "measured": measured, "unit": unit,
-            "ratio": ratio, "pass": passed}
-
-
 def run_one(db: str, sizes: Sizes, want_profile: bool) -> list[dict]:
     with database(db, "reports") as engine:
         log(f"{db}: building {sizes.accounts} accounts with a month of records each")
@@ -692,32 +663,24 @@ def run(quick: bool = False, db: str = "sqlite", want_profile: bool = False) -> 
     return [row for name in dbs for row in run_one(name, sizes, want_profile)]
 
 
-def format_table(rows: list[dict]) -> str:
-    def measured(row: dict) -> str:
-        value, unit = row["measured"], row["unit"]
-        if unit == "s":
-            return f"{value:.4f} s" if value < 1 else f"{value:.2f} s"
-        if unit == "KB":
-            return f"{value:.1f} KB"
-        if unit == "load":
-            return f"{value:.2f}"
-        return f"{value:,} {unit}"
+def _measured(row: dict) -> str:
+    value, unit = row["measured"], row["unit"]
+    if unit == "s":
+        return f"{value:.4f} s" if value < 1 else f"{value:.2f} s"
+    if unit == "KB":
+        return f"{value:.1f} KB"
+    if unit == "load":
+        return f"{value:.2f}"
+    return f"{value:,} {unit}"
 
-    header = ("figure", "target", "measured", "pass")
-    cells = [(row["figure"], row["target"] or "", measured(row), passed(row)) for row in rows]
-    return table(header, cells)
+
+def format_table(rows: list[dict]) -> str:
+    return figures_table(rows, _measured)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.reports", description=__doc__.splitlines()[0])
-    parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="sqlite")
-    parser.add_argument("--quick", action="store_true", help="20 accounts, for a smoke run")
-    parser.add_argument("--profile", action="store_true", help="print where a report's time goes even on a pass")
-    args = parser.parse_args(argv)
-    started = time.perf_counter()
-    rows = run(quick=args.quick, db=args.db, want_profile=args.profile)
-    return finish("reports", rows, format_table(rows), args.quick,
-                  suffix=f" ({time.perf_counter() - started:.0f} s in all)")
+    return command("reports", __doc__, run, format_table, argv, "20 accounts, for a smoke run", db=True,
+                   profile_help="print where a report's time goes even on a pass")
 
 
 if __name__ == "__main__":

@@ -41,7 +41,6 @@ to rest_economy.quick.json, so a smoke run never replaces the full figures.
 """
 from __future__ import annotations
 
-import argparse
 import random
 import sys
 import tempfile
@@ -58,7 +57,8 @@ from b24.client import Rest, WebhookAuth
 from b24.emulator import Emulator
 from b24.emulator.state import Portal as EmuPortal
 from jobs.sync import LOOKBACK, Sync, SyncReport
-from bench.common import finish, passed, table
+from bench import common
+from bench.common import figures_table, log, stop_on_problems
 from ledger import calendar as cal
 from ledger import schema
 from ledger.contracts import add_account, add_team_member, close_due, create_portal, set_retainer
@@ -91,11 +91,6 @@ class Sizes:
 
 FULL = Sizes(2_000, 10_000, 50_000, 100, 80)
 QUICK = Sizes(200, 1_000, 5_000, 100, 80)
-
-
-def log(message: str) -> None:
-    """Progress goes to stderr, so stdout holds only the results."""
-    print(message, file=sys.stderr, flush=True)
 
 
 def rate_time(requests: float) -> str:
@@ -199,10 +194,7 @@ def check_ledger(sessions, portal_id: int, p: EmuPortal, label: str) -> None:
         raise SystemExit(f"{label}: the mirror differs from the portal: {len(missing)} missing "
                          f"{missing[:10]}, {len(extra)} not on the portal {extra[:10]}, "
                          f"{len(wrong)} with other seconds {wrong[:10]}")
-    if problems:
-        for problem in problems[:20]:
-            log(f"  {problem}")
-        raise SystemExit(f"{label}: ledger verify found {len(problems)} problems")
+    stop_on_problems(problems, f"{label}: ledger verify found {len(problems)} problems")
     log(f"  {label}: mirror = portal ({len(portal):,} records), ledger verify: no problems")
 
 
@@ -345,8 +337,7 @@ def baseline(world: World, rest: Rest) -> int:
 
 def result(figure: str, measured: float, unit: str, target: str | None = None,
            ratio: float | None = None, passed: bool | None = None, seconds: float | None = None) -> dict:
-    row = {"figure": figure, "target": target, "measured": measured, "unit": unit,
-           "ratio": ratio, "pass": passed}
+    row = common.result(figure, measured, unit, target, ratio, passed)
     if unit == "requests":
         row["rate_limit_s"] = measured / RATE_PER_S   # what the rate limit alone would impose
         row["wall_s"] = round(seconds, 2) if seconds is not None else None  # against the emulator, here
@@ -423,34 +414,28 @@ def measure_all(world: World, sessions, portal_id: int, sizes: Sizes, rng: rando
     ]
 
 
+def _measured(row: dict) -> str:
+    if row["unit"] == "x":
+        return f"{row['measured']:,.1f}x"
+    unit = row["unit"][:-1] if row["unit"] == "requests" and row["measured"] == 1 else row["unit"]
+    return f"{row['measured']:,} {unit}"
+
+
+def _ratio(row: dict) -> str:
+    return "" if row["ratio"] is None else f"{row['ratio']:,.1f}x"
+
+
+def _limit(row: dict) -> str:
+    return rate_time(row["measured"]) if row["unit"] == "requests" else ""
+
+
 def format_table(rows: list[dict]) -> str:
-    def measured(row: dict) -> str:
-        if row["unit"] == "x":
-            return f"{row['measured']:,.1f}x"
-        unit = row["unit"][:-1] if row["unit"] == "requests" and row["measured"] == 1 else row["unit"]
-        return f"{row['measured']:,} {unit}"
-
-    def ratio(row: dict) -> str:
-        return "" if row["ratio"] is None else f"{row['ratio']:,.1f}x"
-
-    def limit(row: dict) -> str:
-        return rate_time(row["measured"]) if row["unit"] == "requests" else ""
-
-    header = ("figure", "target", "measured", "ratio", "pass", "rate limit alone (2/s)")
-    cells = [header] + [(row["figure"], row["target"] or "", measured(row), ratio(row), passed(row), limit(row))
-                        for row in rows]
-    lines = table(cells[0], cells[1:]).split("\n")
-    return "\n".join(lines) + "\n\nratio: baseline requests / this figure's requests"
+    return (figures_table(rows, _measured, _ratio, after=[("rate limit alone (2/s)", _limit)])
+            + "\n\nratio: baseline requests / this figure's requests")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.rest_economy", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="200 tasks, 6k records: a smoke run")
-    args = parser.parse_args(argv)
-    started = time.perf_counter()
-    rows = run(quick=args.quick)
-    return finish("rest_economy", rows, format_table(rows), args.quick,
-                  f" ({time.perf_counter() - started:.0f} s in all)")
+    return common.command("rest_economy", __doc__, run, format_table, argv, "200 tasks, 6k records: a smoke run")
 
 
 if __name__ == "__main__":

@@ -49,7 +49,6 @@ shared machine move with its load: the 1-minute load average is recorded.
 """
 from __future__ import annotations
 
-import argparse
 import cProfile
 import gzip
 import io
@@ -69,11 +68,22 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from sqlalchemy import Engine, bindparam, event, func, select, text, update
+from sqlalchemy import Engine, event, func, select, text
 from sqlalchemy.orm import Session
 
-from bench.common import finish, passed, table
-from bench.ledger import database, human, insert_many, log, percentile, sync_entry_ids
+from bench.common import command, figures_table, log, result, stop_on_problems
+from bench.ledger import (
+    MOVE_TOTALS,
+    counted_rows,
+    database,
+    human,
+    insert_many,
+    month_firsts,
+    not_team_row,
+    percentile,
+    sync_entry_ids,
+    workdays,
+)
 from b24.models import PortalAuth, SyncState
 from ledger import calendar as cal
 from ledger.contracts import (
@@ -88,7 +98,7 @@ from ledger.contracts import (
 )
 from ledger.entries import EntryDeleted, EntrySnapshot, apply_entry
 from ledger.example import DURATIONS_S
-from ledger.models import Account, Period, PeriodTotals, Portal, Posting, Task, TimeEntry
+from ledger.models import Account, Period, Portal, Posting, Task, TimeEntry
 from ledger.rounding import RoundingRule, round_seconds
 from ledger.summary import summarize
 from ledger.verify import verify  # not `from ledger import verify`: that is the function
@@ -183,22 +193,6 @@ class Built:
 # ---------------------------------------------------------------- history
 
 
-def month_firsts(now: datetime, count: int) -> list[date]:
-    current = cal.month_start(cal.local_date(now, TZ))
-    return [cal.add_months(current, offset) for offset in range(1 - count, 1)]
-
-
-def workdays(first: date, now: datetime) -> list[date]:
-    """The month's weekdays; in the open month only those before today, so
-    that no record is dated after the clock."""
-    last = cal.add_months(first, 1) - timedelta(days=1)
-    today = cal.local_date(now, TZ)
-    if first <= today <= last:
-        last = today - timedelta(days=1)
-    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-    return [d for d in days if d.weekday() < 5]
-
-
 def open_portal(s: Session, tag: str, setup_at: datetime, now: datetime) -> int:
     """The integrator's portal, connected, synced a minute ago, with its team."""
     member_id = f"bench-widget-{tag}"
@@ -214,6 +208,12 @@ def open_portal(s: Session, tag: str, setup_at: datetime, now: datetime) -> int:
     return portal.id
 
 
+def company_name(index: int) -> str:
+    """The account of the `index`-th client (and its CRM company): a legal
+    form and a name, numbered from 1 (`Copier.row` renumbers the copies)."""
+    return f"{FORMS[index % len(FORMS)]} «{COMPANY_NAMES[index % len(COMPANY_NAMES)]}-{index + 1}»"
+
+
 def open_clients(s: Session, portal_id: int, count: int, first_month: date, setup_at: datetime) -> list[Client]:
     """Accounts bound to CRM companies, each on a retainer from the first
     month, with its tasks (Core) and plan directions (the ledger)."""
@@ -223,8 +223,7 @@ def open_clients(s: Session, portal_id: int, count: int, first_month: date, setu
     tasks: list[dict] = []
     for index in range(count):
         company_id = 10_000 + index
-        name = f"{FORMS[index % len(FORMS)]} «{COMPANY_NAMES[index % len(COMPANY_NAMES)]}-{index + 1}»"
-        account = add_account(s, portal, name, company_id=company_id, actor="bench", now=setup_at)
+        account = add_account(s, portal, company_name(index), company_id=company_id, actor="bench", now=setup_at)
         policies, rule = POLICY_MIX[index % len(POLICY_MIX)]
         hours_h = HOURS_H[index % len(HOURS_H)]
         set_retainer(s, account, hours_s=hours_h * 3600, price_minor=hours_h * 2_500_00, starts_on=first_month,
@@ -278,29 +277,20 @@ def periods_of(s: Session, label: str) -> dict[int, int]:
     return dict(s.execute(select(Period.account_id, Period.id).where(Period.label == label)).all())
 
 
-_MOVE_TOTALS = (
-    update(PeriodTotals.__table__)
-    .where(PeriodTotals.__table__.c.period_id == bindparam("b_period"))
-    .values(consumption_s=PeriodTotals.__table__.c.consumption_s - bindparam("b_used"),
-            postings_n=PeriodTotals.__table__.c.postings_n + bindparam("b_n"))
-)
-
-
 def fill_month(s: Session, portal_id: int, clients: list[Client], counts: dict[int, int], first: date,
                month_index: int, months: int, now: datetime, rng: random.Random, next_ids: dict[str, int],
                sample: bool = False, not_team: bool = False) -> None:
     """For each client, `counts[account]` counted records in its (open)
-    month and their consumption postings, as apply_entry writes them (state
-    counted, version 1, post_seq 1, counted_s = the contract's rounding,
-    key entry:<id>:v1:s1:<period>:<period>), and the month's running totals
-    moved by the same sums."""
+    month and their consumption postings, as apply_entry writes them
+    (`counted_rows`, counted_s = the contract's rounding), and the month's
+    running totals moved by the same sums."""
     label = cal.month_label(first)
     period_ids = periods_of(s, label)
     zone = cal.zone(TZ)
     today = cal.local_date(now, TZ)
     # On the open month's first workday there is no earlier day: then today,
     # before the current hour.
-    days = workdays(first, now) or [today]
+    days = workdays(first, now, TZ) or [today]
     last_hour = max(1, now.astimezone(cal.zone(TZ)).hour)
 
     def moment(day: date, hour: int, minute: int) -> datetime:
@@ -331,17 +321,13 @@ def fill_month(s: Session, portal_id: int, clients: list[Client], counts: dict[i
             posted_at = work_at + timedelta(seconds=duration_s)  # before the month closes
             comment = "Работы по задаче"
             used += counted_s
-            entries.append(dict(
-                id=entry_id, portal_id=portal_id, record_id=record_id, task_id=task_id, user_id=user_id,
-                duration_s=duration_s, work_at=work_at, comment=comment, deleted=False, version=1, post_seq=1,
-                state="counted", account_id=client.account_id, period_id=period_id, counted_s=counted_s,
-                first_seen_at=work_at, updated_at=posted_at,
-            ))
-            postings.append(dict(
-                key=f"entry:{entry_id}:v1:s1:{period_id}:{period_id}", portal_id=portal_id,
-                account_id=client.account_id, period_id=period_id, kind="consumption", amount_s=-counted_s,
-                origin_period_id=period_id, entry_id=entry_id, entry_version=1, created_at=posted_at,
-            ))
+            entry, posting = counted_rows(
+                entry_id=entry_id, portal_id=portal_id, record_id=record_id, task_id=task_id, user_id=user_id,
+                duration_s=duration_s, counted_s=counted_s, work_at=work_at, comment=comment,
+                account_id=client.account_id, period_id=period_id, first_seen_at=work_at, posted_at=posted_at,
+            )
+            entries.append(entry)
+            postings.append(posting)
             if sample and n == 0:
                 client.sample = EntrySnapshot(portal_id, record_id, task_id, user_id, duration_s, local_at, comment)
         moves.append({"b_period": period_id, "b_used": used, "b_n": count})
@@ -353,17 +339,15 @@ def fill_month(s: Session, portal_id: int, clients: list[Client], counts: dict[i
                 next_ids["entry"] += 1
                 next_ids["record"] += 1
                 work_at = moment(days[rng.randrange(len(days))], 11, 0).astimezone(timezone.utc)
-                entries.append(dict(
-                    id=entry_id, portal_id=portal_id, record_id=record_id, task_id=client.task_ids[-1],
+                entries.append(not_team_row(
+                    entry_id=entry_id, portal_id=portal_id, record_id=record_id, task_id=client.task_ids[-1],
                     user_id=CLIENT_EMPLOYEE_BASE + client.index, duration_s=1800, work_at=work_at,
-                    comment="Проверка со стороны клиента", deleted=False, version=1, post_seq=0,
-                    state="not_team", account_id=client.account_id, period_id=period_id, counted_s=0,
-                    first_seen_at=work_at + timedelta(minutes=30), updated_at=work_at + timedelta(minutes=30),
+                    comment="Проверка со стороны клиента", account_id=client.account_id, period_id=period_id,
                 ))
     insert_many(s, TimeEntry.__table__, entries)
     insert_many(s, Posting.__table__, postings)
     if moves:
-        s.connection().execute(_MOVE_TOTALS, moves)
+        s.connection().execute(MOVE_TOTALS, moves)
 
 
 def postings_per_account(s: Session) -> dict[int, int]:
@@ -393,7 +377,7 @@ def build(engine: Engine, tag: str, accounts: int, sizes: Sizes, now: datetime) 
     `sizes.postings_per_account` postings each, month by month up to now.
     The same seed every time: both databases start from the same clients."""
     rng = random.Random(SEED)
-    months = month_firsts(now, sizes.months)
+    months = month_firsts(sizes.months, now, TZ)
     setup_at = cal.local_midnight(months[0], TZ)
     per_account = sizes.postings_per_account
     # Each closed month: an allocation, a close (one to three postings) and
@@ -655,10 +639,7 @@ def check(engine: Engine, clients: list[Client], sizes: Sizes, now: datetime) ->
     periods, and one account's summary must agree with its postings."""
     with Session(engine) as s:
         problems = verify(s)
-        if problems:
-            for problem in problems[:20]:
-                log(f"  {problem}")
-            raise SystemExit(f"ledger verify found {len(problems)} problems in the bench history")
+        stop_on_problems(problems, f"ledger verify found {len(problems)} problems in the bench history")
         counts = postings_per_account(s)
         wrong = {c.account_id: counts.get(c.account_id) for c in clients
                  if counts.get(c.account_id) != sizes.postings_per_account}
@@ -956,12 +937,6 @@ def profile(target: Target, renders: int, rng: random.Random) -> str:
 # ---------------------------------------------------------------- the run
 
 
-def result(figure: str, measured: float, unit: str, target: str | None = None,
-           ratio: float | None = None, passed: bool | None = None) -> dict:
-    return {"figure": figure, "target": target, "measured": measured, "unit": unit,
-            "ratio": ratio, "pass": passed}
-
-
 def prepare(db: str, tag: str, accounts: int, sizes: Sizes, now: datetime, stack: Any) -> Built:
     engine = stack.enter_context(database(db, tag))
     total = accounts * sizes.postings_per_account
@@ -1065,36 +1040,28 @@ def run(quick: bool = False, db: str = "sqlite", want_profile: bool = False) -> 
     return [row for name in dbs for row in run_one(name, sizes, want_profile)]
 
 
-def format_table(rows: list[dict]) -> str:
-    def measured(row: dict) -> str:
-        value, unit = row["measured"], row["unit"]
-        if unit == "ms":
-            return f"{value:.2f} ms"
-        if unit == "x":
-            return f"{value:.2f}x"
-        if unit == "KB":
-            return f"{value:.1f} KB"
-        if unit == "s":
-            return f"{value:.1f} s"
-        if unit == "load":
-            return f"{value:.2f}"
-        return f"{value:,} {unit}"
+def _measured(row: dict) -> str:
+    value, unit = row["measured"], row["unit"]
+    if unit == "ms":
+        return f"{value:.2f} ms"
+    if unit == "x":
+        return f"{value:.2f}x"
+    if unit == "KB":
+        return f"{value:.1f} KB"
+    if unit == "s":
+        return f"{value:.1f} s"
+    if unit == "load":
+        return f"{value:.2f}"
+    return f"{value:,} {unit}"
 
-    header = ("figure", "target", "measured", "pass")
-    cells = [(row["figure"], row["target"] or "", measured(row), passed(row)) for row in rows]
-    return table(header, cells)
+
+def format_table(rows: list[dict]) -> str:
+    return figures_table(rows, _measured)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.widget", description=__doc__.splitlines()[0])
-    parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="sqlite")
-    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
-    parser.add_argument("--profile", action="store_true", help="print a cProfile of the large database's renders")
-    args = parser.parse_args(argv)
-    started = time.perf_counter()
-    rows = run(quick=args.quick, db=args.db, want_profile=args.profile)
-    return finish("widget", rows, format_table(rows), args.quick,
-                  suffix=f" ({time.perf_counter() - started:.0f} s in all)")
+    return command("widget", __doc__, run, format_table, argv, "small sizes, for a smoke run", db=True,
+                   profile_help="print a cProfile of the large database's renders")
 
 
 if __name__ == "__main__":

@@ -400,6 +400,12 @@ def _policies(form: Form) -> Policies | None:
                     overage, rounding, step_min * 60 if rounding != "none" else 0)
 
 
+def _contract_fields(form: Form) -> dict[str, Any]:
+    """What every contract form reads alike, after its own fields: the
+    start, the title and the policies, as the contracts.set_* keywords."""
+    return {"starts_on": form.day("starts_on"), "title": form.text("title"), "policies": _policies(form)}
+
+
 def _retainer(s: Session, account: Account, form: Form, who: str) -> None:
     tariff = form.raw("tariff")
     if tariff and tariff != "custom":
@@ -407,12 +413,9 @@ def _retainer(s: Session, account: Account, form: Form, who: str) -> None:
     else:
         hours_s = form.hours("hours")
     price = form.money("price")
-    starts_on = form.day("starts_on")
-    title = form.text("title")
-    policies = _policies(form)
+    fields = _contract_fields(form)
     if form.ok and hours_s is not None and price is not None:
-        contracts.set_retainer(s, account, hours_s=hours_s, price_minor=price, starts_on=starts_on,
-                               policies=policies, title=title, actor=who)
+        contracts.set_retainer(s, account, hours_s=hours_s, price_minor=price, actor=who, **fields)
 
 
 def _parse_stages(form: Form) -> list[tuple[str, int, int]]:
@@ -437,23 +440,17 @@ def _parse_stages(form: Form) -> list[tuple[str, int, int]]:
 
 def _staged(s: Session, account: Account, form: Form, who: str) -> None:
     stages = _parse_stages(form)
-    starts_on = form.day("starts_on")
-    title = form.text("title")
-    policies = _policies(form)
+    fields = _contract_fields(form)
     if form.ok:
-        contracts.set_staged(s, account, stages=stages, starts_on=starts_on, policies=policies, title=title,
-                             actor=who)
+        contracts.set_staged(s, account, stages=stages, actor=who, **fields)
 
 
 def _upfront(s: Session, account: Account, form: Form, who: str) -> None:
     budget = form.hours("budget")
     price = form.money("price")
-    starts_on = form.day("starts_on")
-    title = form.text("title")
-    policies = _policies(form)
+    fields = _contract_fields(form)
     if form.ok and budget is not None and price is not None:
-        contracts.set_upfront(s, account, budget_s=budget, price_minor=price, starts_on=starts_on,
-                              policies=policies, title=title, actor=who)
+        contracts.set_upfront(s, account, budget_s=budget, price_minor=price, actor=who, **fields)
 
 
 def _current_contract(s: Session, account: Account, form: Form, kind: str) -> Contract | None:
