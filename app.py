@@ -20,6 +20,7 @@ from b24.connection import AppCredentials
 from b24.secrets import SecretBox
 from jobs.runner import InProcessRunner, RqRunner
 from handlers import db as request_db
+from handlers.events import KnownTokens
 from ledger import cli as ledger_cli
 from ledger import schema
 from ledger.db import make_engine, make_session_factory
@@ -31,6 +32,7 @@ class Hourbook:
     job runner and the job functions it runs."""
 
     engine: Engine
+    known_tokens: Any  # handlers.events.KnownTokens: application tokens lately proven good
     sessions: sessionmaker[Session]
     readers: sessionmaker[Session]  # read-only pages: never wait behind a sync's write
     box: SecretBox
@@ -48,10 +50,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if conf.get("AUTO_MIGRATE", True):
         schema.upgrade(engine)
     jobs_context.configure(conf)
+    redis_connection = None
     if conf.get("REDIS_URL"):
         import redis
 
-        runner: Any = RqRunner(redis.Redis.from_url(conf["REDIS_URL"]))
+        redis_connection = redis.Redis.from_url(conf["REDIS_URL"])
+        runner: Any = RqRunner(redis_connection)
     else:
         runner = InProcessRunner()
         if conf.get("START_RUNNER"):
@@ -60,8 +64,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             runner.start()
             Scheduler(runner).start()
     readers = make_session_factory(make_engine(conf["DATABASE_URL"], read_only=True))
-    app.extensions["hourbook"] = Hourbook(engine, make_session_factory(engine), readers, SecretBox(conf["SECRET_KEY"]),
-                                          runner, jobs_context.app_credentials(conf), jobs_tasks)
+    app.extensions["hourbook"] = Hourbook(engine, KnownTokens(redis_connection), make_session_factory(engine), readers,
+                                          SecretBox(conf["SECRET_KEY"]), runner, jobs_context.app_credentials(conf),
+                                          jobs_tasks)
     app.teardown_appcontext(request_db.close)
     handlers.register(app)
     return app
@@ -156,22 +161,63 @@ def sync(ctx: AppContext, full: bool, portal_id: int | None) -> None:
 @cli.command()
 @click.option("--burst", is_flag=True, help="Run what is queued, then exit.")
 @click.option("--with-scheduler/--no-scheduler", default=True, show_default=True)
+@click.option("--schedule-every", "every_s", type=float, default=20.0, show_default=True,
+              help="Seconds between the scheduler's ticks.")
 @click.pass_obj
-def worker(ctx: AppContext, burst: bool, with_scheduler: bool) -> None:
+def worker(ctx: AppContext, burst: bool, with_scheduler: bool, every_s: float) -> None:
     """An rq worker (REDIS_URL), with the schedule (one scheduler runs, others stand by)."""
+    import os
+    import subprocess
+
     import redis as redis_lib
     from rq import Worker
+
+    conf = ctx.app.config
+    if not conf.get("REDIS_URL"):
+        raise click.ClickException("REDIS_URL is not set: without Redis, jobs run inside `serve`/`demo`")
+    # The schedule runs in a process of its own, not a thread of this one:
+    # rq forks a work-horse per job, and a fork taken while a thread holds a
+    # lock (logging's, a connection pool's) leaves the child waiting forever;
+    # nor may the two share a Redis connection (its socket timeout ended the
+    # worker's idle wait).
+    schedule = None
+    if with_scheduler and not burst:
+        schedule = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "scheduler",
+                                     "--parent", str(os.getpid()), "--every", str(every_s)])
+    try:
+        Worker(["hourbook"], connection=redis_lib.Redis.from_url(conf["REDIS_URL"]),
+               maintenance_interval=60).work(burst=burst, with_scheduler=True)
+    finally:
+        if schedule is not None:
+            schedule.terminate()
+            schedule.wait(10)
+
+
+@cli.command()
+@click.option("--parent", type=int, hidden=True, help="Stop when this process is gone (the worker that started it).")
+@click.option("--every", "every_s", type=float, default=20.0, show_default=True, help="Seconds between ticks.")
+@click.pass_obj
+def scheduler(ctx: AppContext, parent: int | None, every_s: float) -> None:
+    """The schedule alone: queue syncs, closes, reports and alerts when due (one leader across processes)."""
+    import os
+    import signal
+
+    import redis as redis_lib
 
     from jobs.runner import RqRunner
     from jobs.schedule import Scheduler
 
     conf = ctx.app.config
     if not conf.get("REDIS_URL"):
-        raise click.ClickException("REDIS_URL is not set: without Redis, jobs run inside `serve`/`demo`")
+        raise click.ClickException("REDIS_URL is not set: without Redis, the schedule runs inside `serve`/`demo`")
     connection = redis_lib.Redis.from_url(conf["REDIS_URL"])
-    if with_scheduler and not burst:
-        Scheduler(RqRunner(connection), connection).start()
-    Worker(["hourbook"], connection=connection, maintenance_interval=60).work(burst=burst, with_scheduler=True)
+    schedule = Scheduler(RqRunner(connection), connection, every_s=every_s)
+    signal.signal(signal.SIGTERM, lambda *_: schedule.stopped.set())
+    if parent:
+        # A worker killed with SIGKILL cannot stop its scheduler: it notices
+        # the orphaning itself, so restarts never pile up schedulers.
+        schedule.alive = lambda: os.getppid() == parent
+    schedule.run()
 
 
 @cli.command()

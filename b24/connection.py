@@ -11,12 +11,14 @@ portal dead, visibly, and the sync retries it later instead of skipping it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+
+from ledger import clock
 
 from .client import AuthDead, Rest, Transient, WebhookAuth
 from .limits import Limiter, LocalBucket, RedisBucket
@@ -34,7 +36,7 @@ class AppCredentials:
 def mark_dead(session: Session, auth: PortalAuth, reason: str) -> None:
     if auth.status != "dead":
         auth.status = "dead"
-        auth.dead_since = datetime.now(timezone.utc)
+        auth.dead_since = clock.now()
     auth.dead_reason = reason
 
 
@@ -132,7 +134,7 @@ class OAuthAuth:
 def store_tokens(auth: PortalAuth, box: SecretBox, answer: dict[str, Any]) -> None:
     """Save a token answer (install, code exchange, refresh). The REST base
     comes from the OAuth server's answer, never from a request's DOMAIN."""
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     auth.access_token = box.seal(answer["access_token"])
     if answer.get("refresh_token"):
         auth.refresh_token = box.seal(answer["refresh_token"])

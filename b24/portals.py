@@ -3,13 +3,14 @@ uninstall and reinstall (history is always kept)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from ledger import clock
 from ledger import calendar as cal
 from ledger.contracts import LedgerError, audit, create_portal
 from ledger.models import Portal
@@ -113,7 +114,7 @@ def connect_webhook(sessions: sessionmaker[Session], box: SecretBox, url: str, *
         auth.scope = ""
         if events_token:
             auth.application_token = box.digest(events_token)
-        auth.updated_at = datetime.now(timezone.utc)
+        auth.updated_at = clock.now()
         s.merge(auth)
         return Connected(portal.id, member, created)
 

@@ -16,6 +16,7 @@ Everything returned is plain data; nothing here writes to the ledger.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,9 +32,16 @@ TASK_FIELDS = ["ID", "TITLE", "STATUS", "GROUP_ID", "PARENT_ID", "RESPONSIBLE_ID
 
 
 def _records_page(after: str, extra_filter: dict[str, Any] | None = None) -> str:
+    return _records_page_of(after, tuple((extra_filter or {}).items()))
+
+
+# A chain's pages after the first differ only by their `$result` reference,
+# the same in every run: each command string is built once, not per sync.
+@functools.lru_cache(maxsize=4096)
+def _records_page_of(after: str, extra_filter: tuple[tuple[str, Any], ...]) -> str:
     # task.elapseditem.getlist takes positional params (facts §4.1): with no
     # TASKID first, the order comes first and the search is portal-wide.
-    filt = {">ID": after, **(extra_filter or {})}
+    filt = {">ID": after, **dict(extra_filter)}
     return command("task.elapseditem.getlist", [
         {"ID": "asc"}, filt, RECORD_FIELDS, {"NAV_PARAMS": {"nPageSize": PAGE, "iNumPage": 1}},
     ])
@@ -108,8 +116,13 @@ def records_since(rest: Rest, since: datetime) -> Iterator[list[dict]]:
 
 
 def _tasks_page(after: str, select: list[str], extra: dict[str, Any] | None = None) -> str:
+    return _tasks_page_of(after, tuple(select), tuple((extra or {}).items()))
+
+
+@functools.lru_cache(maxsize=4096)
+def _tasks_page_of(after: str, select: tuple[str, ...], extra: tuple[tuple[str, Any], ...]) -> str:
     return command("tasks.task.list", {
-        "order": {"ID": "asc"}, "filter": {">ID": after, **(extra or {})}, "select": select,
+        "order": {"ID": "asc"}, "filter": {">ID": after, **dict(extra)}, "select": list(select),
         "start": -1,  # no COUNT(*): the portal answers faster (huge-data.md)
     })
 

@@ -7,7 +7,10 @@ re-read of that task; the periodic sync remains the truth.
 """
 from __future__ import annotations
 
+import hmac
 import logging
+import time
+from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import select
@@ -25,6 +28,49 @@ bp = Blueprint("events", __name__)
 log = logging.getLogger("hourbook.events")
 TASK_EVENTS = ("ONTASKADD", "ONTASKUPDATE", "ONTASKDELETE")
 KNOWN = ("ONAPPINSTALL", "ONAPPUNINSTALL", "ONAPPUPDATE", "ONOFFLINEEVENT", *TASK_EVENTS)
+
+
+class KnownTokens:
+    """Which application token a portal sends now, once the database said so.
+
+    A task event needs nothing of the database once its token is known
+    good: the answer is kept for a minute (in Redis, shared by every web
+    process; in this process without Redis, where this process is the only
+    one), so a burst of events costs no database round trip. Only a match is
+    kept, and an install, update or uninstall drops it for every process at
+    once: the old token stops working when the new one arrives.
+    """
+
+    KEEP_S = 60
+
+    def __init__(self, redis: Any = None) -> None:
+        self.redis = redis
+        self.local: dict[str, tuple[str, int, float]] = {}
+
+    @staticmethod
+    def _key(member_id: str) -> str:
+        return f"hourbook:events:{member_id}"
+
+    def portal(self, member_id: str, digest: str) -> int | None:
+        if self.redis is not None:
+            found = self.redis.get(self._key(member_id))
+            if found is None:
+                return None
+            known, _, portal_id = found.decode().partition(":")
+            return int(portal_id) if hmac.compare_digest(known, digest) else None
+        known, portal_id, until = self.local.get(member_id, ("", 0, 0.0))
+        return portal_id if until > time.monotonic() and hmac.compare_digest(known, digest) else None
+
+    def remember(self, member_id: str, digest: str, portal_id: int) -> None:
+        if self.redis is not None:
+            self.redis.set(self._key(member_id), f"{digest}:{portal_id}", ex=self.KEEP_S)
+        else:
+            self.local[member_id] = (digest, portal_id, time.monotonic() + self.KEEP_S)
+
+    def forget(self, member_id: str) -> None:
+        if self.redis is not None:
+            self.redis.delete(self._key(member_id))
+        self.local.pop(member_id, None)
 
 
 def _refuse(status: int, error: str):
@@ -55,6 +101,12 @@ def events():
     if not isinstance(member_id, str) or not isinstance(app_token, str) or not member_id or not app_token:
         return _refuse(400, "auth[member_id] and auth[application_token] are required")
     hb = current_app.extensions["hourbook"]
+    digest = hb.box.digest(app_token)
+    if event in TASK_EVENTS:
+        portal_id = hb.known_tokens.portal(member_id, digest)
+        if portal_id is not None:
+            _hint(hb, portal_id, body.get("data"))
+            return jsonify(ok=True)
     s = db.session()
     portal = s.execute(select(Portal).where(Portal.member_id == member_id)).scalar_one_or_none()
     stored = s.get(PortalAuth, portal.id) if portal is not None else None
@@ -84,7 +136,18 @@ def events():
     data = body.get("data") if isinstance(body.get("data"), dict) else {}
     _dispatch(s, hb, portal, stored, event, data, auth)
     s.commit()
+    if event in TASK_EVENTS:
+        hb.known_tokens.remember(member_id, digest, portal.id)
+    else:  # installed, updated (a new token) or removed: every process asks again
+        hb.known_tokens.forget(member_id)
     return jsonify(ok=True)
+
+
+def _hint(hb, portal_id: int, data: object) -> None:
+    """A task event: re-read that task soon (the sync stays the truth)."""
+    task_id = _task_id(data if isinstance(data, dict) else {})
+    if task_id is not None:
+        hb.runner.enqueue(hb.jobs.sync_task, portal_id, task_id, job_id=f"task-{portal_id}-{task_id}")
 
 
 def _webhook_portal(s, box, app_token: str) -> PortalAuth | None:
@@ -111,6 +174,4 @@ def _dispatch(s, hb, portal: Portal, stored: PortalAuth, event: str, data: dict,
     elif event == "ONOFFLINEEVENT":
         hb.runner.enqueue(hb.jobs.drain_offline, portal.id, job_id=f"offline-{portal.id}")
     elif event in TASK_EVENTS:
-        task_id = _task_id(data)
-        if task_id is not None:
-            hb.runner.enqueue(hb.jobs.sync_task, portal.id, task_id, job_id=f"task-{portal.id}-{task_id}")
+        _hint(hb, portal.id, data)

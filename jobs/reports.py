@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from b24.links import task_url
 from ledger import calendar as cal
+from ledger import clock
 from ledger.access import recipients
 from ledger.models import Account, Contract, Period, Portal, Stage
 from ledger.summary import summarize
@@ -60,7 +61,7 @@ CLAIM = timedelta(minutes=10)  # longer than any delivery; a dead worker's claim
 def _take(model: Any, row_id: int, undone: Any) -> bool:
     """Take a report or an alert for delivery: one conditional UPDATE, so of
     workers racing for the same row exactly one gets it."""
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     with _tx() as s:
         taken = s.execute(
             update(model).where(model.id == row_id, undone,
@@ -143,20 +144,20 @@ def _deliver(report_id: int) -> dict:
                 outcome["mail"] = where
                 with _tx() as s:
                     row = s.get(SentReport, report_id)
-                    row.sent_at, row.recipients = datetime.now(timezone.utc), ", ".join(e for _, e in to)
+                    row.sent_at, row.recipients = clock.now(), ", ".join(e for _, e in to)
             except OSError as err:
                 errors.append(f"mail: {err}")
         else:
             outcome["mail"] = "no recipients"
             with _tx() as s:
-                s.get(SentReport, report_id).sent_at = datetime.now(timezone.utc)
+                s.get(SentReport, report_id).sent_at = clock.now()
     if not done_chat:
         if opts.chat_dialog or opts.notify_user_ids:
             try:
                 post_to_chat(ctx, portal_id, opts, render.chat(report))
                 outcome["chat"] = "sent"
                 with _tx() as s:
-                    s.get(SentReport, report_id).chat_sent_at = datetime.now(timezone.utc)
+                    s.get(SentReport, report_id).chat_sent_at = clock.now()
             except Exception as err:  # noqa: BLE001  (recorded, retried by the runner)
                 errors.append(f"chat: {err}")
         else:
@@ -188,7 +189,7 @@ def send_weekly(account_id: int, week: str | None = None) -> dict:
             raise LookupError(f"no account {account_id}")
         portal = s.get(Portal, account.portal_id)
         assert portal is not None
-        monday = cal.parse_week(week) if week else previous_week(datetime.now(timezone.utc), portal.time_zone)
+        monday = cal.parse_week(week) if week else previous_week(clock.now(), portal.time_zone)
     label = week_label(monday)
     report_id = _claim(account_id, label, f"weekly:{account_id}:{label}", "schedule", monday)
     return deliver(report_id)
@@ -302,7 +303,7 @@ def alerts_due(session: Session, account: Account, now: datetime) -> list[tuple[
 
 def check_alerts(now: datetime | None = None) -> dict:
     """Fire every alert that is due and has not fired; deliver what fired."""
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.now()
     with context().sessions() as s:
         accounts = list(s.execute(select(Account.id).join(Portal, Portal.id == Account.portal_id).where(
             Account.active.is_(True), Portal.active.is_(True))).scalars())
@@ -358,11 +359,11 @@ def _deliver_alert(alert_id: int) -> bool:
             else:
                 notify_admin(ctx, portal_id, text)
             with _tx() as s:
-                s.get(AlertSent, alert_id).chat_sent_at = datetime.now(timezone.utc)
+                s.get(AlertSent, alert_id).chat_sent_at = clock.now()
         if not mail_done:
             mailer().send(alert_texts.message(text, name, language, to, mailer().sender), f"alert-{alert_id}")
             with _tx() as s:
-                s.get(AlertSent, alert_id).mail_sent_at = datetime.now(timezone.utc)
+                s.get(AlertSent, alert_id).mail_sent_at = clock.now()
     except Exception as err:  # noqa: BLE001  (kept on the alert, tried again on the next check)
         with _tx() as s:
             s.get(AlertSent, alert_id).error = f"{type(err).__name__}: {err}"[:500]
@@ -370,7 +371,7 @@ def _deliver_alert(alert_id: int) -> bool:
         return False
     with _tx() as s:
         alert = s.get(AlertSent, alert_id)
-        alert.delivered_at, alert.error = datetime.now(timezone.utc), None
+        alert.delivered_at, alert.error = clock.now(), None
     return True
 
 

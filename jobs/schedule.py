@@ -11,13 +11,15 @@ last run times live in the database (sync_state), not in memory.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from b24.models import SyncState
+from ledger import clock
 
 from . import tasks
 from .context import context
@@ -29,6 +31,7 @@ RECONCILE = timedelta(minutes=10)
 HISTORY = timedelta(hours=24)
 ALERTS = timedelta(minutes=10)
 LOCK_TTL_S = 90
+KEY = "hourbook:scheduler"
 
 
 def due(state: SyncState | None, now: datetime) -> tuple[bool, bool, bool]:
@@ -43,7 +46,7 @@ def due(state: SyncState | None, now: datetime) -> tuple[bool, bool, bool]:
 
 def tick(runner: Any, now: datetime | None = None) -> list[str]:
     """Queue what is due now; returns the job ids queued."""
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.now()
     queued = []
     ctx = context()
     for portal_id in tasks.active_portals():
@@ -90,27 +93,38 @@ class Scheduler:
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.runner, self.redis, self.every_s, self.sleep = runner, redis, every_s, sleep
         self.stopped = threading.Event()
-        self.name = f"scheduler-{id(self)}"
+        self.name = f"scheduler-{os.getpid()}-{id(self)}"
+        self.alive: Callable[[], bool] = lambda: True
 
     def leader(self) -> bool:
         if self.redis is None:
             return True
-        key = "hourbook:scheduler"
-        if self.redis.set(key, self.name, nx=True, ex=LOCK_TTL_S):
+        if self.redis.set(KEY, self.name, nx=True, ex=LOCK_TTL_S):
             return True
-        if self.redis.get(key) == self.name.encode():
-            self.redis.expire(key, LOCK_TTL_S)
+        if self.redis.get(KEY) == self.name.encode():
+            self.redis.expire(KEY, LOCK_TTL_S)
             return True
         return False
 
     def run(self) -> None:
-        while not self.stopped.is_set():
+        while not self.stopped.is_set() and self.alive():
             try:
                 if self.leader():
                     tick(self.runner)
             except Exception as err:  # the schedule must outlive one bad tick
                 log.error("scheduler tick failed: %s", err)
             self.stopped.wait(self.every_s)
+        self.resign()
+
+    def resign(self) -> None:
+        """Hand the lead over at once rather than after LOCK_TTL_S."""
+        if self.redis is None:
+            return
+        try:
+            if self.redis.get(KEY) == self.name.encode():
+                self.redis.delete(KEY)
+        except Exception as err:  # Redis gone: the lock lapses by itself
+            log.warning("scheduler could not resign: %s", err)
 
     def start(self) -> Scheduler:
         threading.Thread(target=self.run, name="hourbook-scheduler", daemon=True).start()

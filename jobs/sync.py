@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -34,6 +34,7 @@ from b24.client import Rest
 from b24.models import SyncState
 from b24.records import BadRecord, snapshot_from_elapseditem, task_from_api
 from ledger import calendar as cal
+from ledger import clock
 from ledger.entries import EntryDeleted, apply_entry
 from ledger.models import Account, Period, Portal, Task, TimeEntry
 from ledger.tasks import upsert_task
@@ -57,7 +58,7 @@ class SyncReport:
 
 class Sync:
     def __init__(self, sessions: sessionmaker[Session], rest: Rest, portal_id: int,
-                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 now: Callable[[], datetime] = lambda: clock.now(),
                  progress: Callable[[str], None] | None = None) -> None:
         self.sessions, self.rest, self.portal_id = sessions, rest, portal_id
         self.now = now
@@ -175,6 +176,12 @@ class Sync:
                             group_id=info.group_id, parent_id=info.parent_id, company_id=info.company_id,
                             responsible_id=info.responsible_id, tags=info.tags,
                             time_spent_s=info.time_spent_s, now=now)
+        # A subtask without a company or workgroup counts where its parent
+        # does: a parent we have not seen (it has no time of its own) is read
+        # too; storing it re-derives the subtask's entries.
+        parents = sorted({i.parent_id for i in infos if i.parent_id} - {i.task_id for i in infos})
+        if parents:
+            self._refresh_tasks(parents, only_unknown=True)
 
     def _mirror_totals(self) -> dict[int, int]:
         with self.sessions() as s:
@@ -200,10 +207,17 @@ class Sync:
         """Bring each task's records in line with the portal: apply what it
         has, delete what it no longer has (the whole task was read, so a
         missing record is gone, not re-dated)."""
-        found, _gone = reader.records_of_tasks(self.rest, task_ids)  # a vanished task has no records left
+        found, gone = reader.records_of_tasks(self.rest, task_ids)  # a vanished task has no records left
         now = self.now()
         self._refresh_tasks(sorted({int(i["TASK_ID"]) for items in found.values() for i in items}),
                             only_unknown=True)
+        if gone:
+            # The portal moves a deleted task's subtasks up to its parent without
+            # an event or a new CHANGED_DATE: where their time counts may change.
+            with self.sessions() as s:
+                children = sorted(s.execute(select(Task.task_id).where(
+                    Task.portal_id == self.portal_id, Task.parent_id.in_(sorted(gone)))).scalars())
+            self._refresh_tasks(children)
         with self.sessions() as s, s.begin():
             for task_id in task_ids:
                 items = found.get(task_id, [])
@@ -264,9 +278,11 @@ class Sync:
         if missing:
             self._reread_tasks(sorted(missing))  # confirm: deleted, or re-dated out of the window
         if full:
+            # Every task we mirror, parents without time of their own too: a
+            # change the portal makes silently (a deleted task's subtasks move
+            # up to its parent, with no event and no new CHANGED_DATE) shows here.
             with self.sessions() as s:
-                ids = sorted(s.execute(select(TimeEntry.task_id).where(
-                    TimeEntry.portal_id == self.portal_id).distinct()).scalars())
+                ids = sorted(s.execute(select(Task.task_id).where(Task.portal_id == self.portal_id)).scalars())
             self._store_tasks([task_from_api(i) for i in reader.tasks_meta(self.rest, ids)])
         elif last is not None:
             # A margin for the portal's clock and ours not quite agreeing.

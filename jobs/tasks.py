@@ -3,12 +3,13 @@ on failure so the runner retries it (STYLE.md, rq)."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import select
 
 from b24.client import AuthDead
 from b24.models import PortalAuth, SyncState
+from ledger import clock
 from ledger.contracts import close_due
 from ledger.models import Portal
 
@@ -55,7 +56,7 @@ def close_periods(now: datetime | None = None) -> dict:
     """Close every period whose end has passed in its portal's time zone."""
     ctx = context()
     with ctx.sessions() as s, s.begin():
-        run = close_due(s, now or datetime.now(timezone.utc))
+        run = close_due(s, now or clock.now())
         return {"closed": [p.label for p in run.closed], "reapplied": run.reapplied}
 
 

@@ -14,6 +14,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from . import clock
+
 
 class Base(DeclarativeBase):
     pass
@@ -100,7 +102,7 @@ def dialect_insert(session: Session, table: Any) -> Any:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return clock.now()
 
 
 def sum_s(column: Any) -> Any:

@@ -252,6 +252,9 @@ def _derive(
     return "counted", account, found, round_seconds(entry.duration_s, rule)
 
 
+MAX_PARENTS = 5  # a subtask's chain is followed this far up
+
+
 def account_for_task(session: Session, portal: Portal, task_id: int) -> Account | None:
     """The account a task's time belongs to.
 
@@ -269,7 +272,7 @@ def account_for_task(session: Session, portal: Portal, task_id: int) -> Account 
         return cache[key]
     seen: set[int] = set()
     current: int | None = task_id
-    while current is not None and current not in seen and len(seen) < 5:
+    while current is not None and current not in seen and len(seen) < MAX_PARENTS:
         seen.add(current)
         task = session.execute(
             select(Task).where(Task.portal_id == portal.id, Task.task_id == current)

@@ -179,9 +179,12 @@ def forecast(used_s: int, allocated_s: int, starts_at: datetime, ends_at: dateti
     if used_s > allocated_s:
         return Forecast("overdrawn")
     elapsed_s = int((min(now, ends_at or now) - starts_at).total_seconds())
-    if used_s == 0:
+    if used_s <= 0:
+        # Nothing used, or less than nothing: corrections for a closed month
+        # (a record deleted there) give hours back in this one. No pace.
+        left_s = allocated_s - used_s
         return Forecast("idle" if ends_at is None or elapsed_s >= MIN_PACE_S else "early",
-                        left_s=allocated_s, burn_s=0 if rollover else allocated_s)
+                        left_s=left_s, burn_s=0 if rollover else left_s)
     if elapsed_s < MIN_PACE_S:
         return Forecast("early")
     # The allocation is used up at this pace after elapsed × allocated / used.

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .db import utcnow
-from .entries import reapply_task
+from .entries import MAX_PARENTS, reapply_task
 from .models import Task
 
 PLACEMENT_FIELDS = ("company_id", "group_id", "parent_id", "tags")
@@ -39,5 +39,20 @@ def upsert_task(session: Session, portal_id: int, task_id: int, *, title: str = 
                 setattr(task, k, v)
             task.updated_at = now
     if moved:
-        reapply_task(session, portal_id, task_id, now=now)
+        # Subtasks with no company or workgroup of their own count where this
+        # task does: their entries move with it.
+        for tid in with_subtasks(session, portal_id, task_id):
+            reapply_task(session, portal_id, tid, now=now)
     return moved
+
+
+def with_subtasks(session: Session, portal_id: int, task_id: int) -> list[int]:
+    """The task and its subtasks in our mirror, as deep as placement looks up."""
+    found, frontier = [task_id], [task_id]
+    for _ in range(MAX_PARENTS):
+        frontier = [t for t in session.execute(select(Task.task_id).where(
+            Task.portal_id == portal_id, Task.parent_id.in_(frontier))).scalars() if t not in found]
+        if not frontier:
+            break
+        found += frontier
+    return found

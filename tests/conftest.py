@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import Engine, text
@@ -40,22 +41,32 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(path)
 
 
-@pytest.fixture(scope="session")
-def pg_engine() -> Iterator[Engine]:
-    name = f"hb_test_{os.getpid()}"
+@contextmanager
+def pg_schema(name: str, migrate: bool = True) -> Iterator[str]:
+    """A PostgreSQL schema of our own for a test's database, created empty
+    (migrated unless told not to) and dropped afterwards; yields its URL."""
     admin = make_engine(PG_BASE)
     with admin.begin() as conn:
         conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
         conn.execute(text(f"CREATE SCHEMA {name}"))
-    admin.dispose()
-    engine = make_engine(pg_url(name))
-    schema.upgrade(engine)
-    yield engine
-    engine.dispose()
-    admin = make_engine(PG_BASE)
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
-    admin.dispose()
+    if migrate:
+        engine = make_engine(pg_url(name))
+        schema.upgrade(engine)
+        engine.dispose()
+    try:
+        yield pg_url(name)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_engine() -> Iterator[Engine]:
+    with pg_schema(f"hb_test_{os.getpid()}") as url:
+        engine = make_engine(url)
+        yield engine
+        engine.dispose()
 
 
 def reset_pg(engine: Engine) -> None:
@@ -103,3 +114,14 @@ def book(session: Session):
     from tests.helpers import Book
 
     return Book(session)
+
+
+# ---------------------------------------------------------------- two workers (pytest-xdist)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`-n 2 --dist loadscope` (pytest.ini) keeps a module's tests on one
+    worker (its module fixtures, the Redis database it empties); the
+    simulation's seeds come in classes, one scope each, dealt out to both
+    workers. They go first, the longest work, so both finish together."""
+    items.sort(key=lambda item: item.module.__name__ != "tests.test_simulation")

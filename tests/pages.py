@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import b24.models  # noqa: F401  (its tables are in the metadata too)
@@ -40,11 +40,10 @@ from jobs import context as jobs_context
 from jobs.sync import Sync
 from ledger import calendar as cal
 from ledger.contracts import add_account, add_team_member, set_retainer
-from ledger.db import make_engine
 from ledger.hours import format_hours
 from ledger.models import Base, Portal
 from ledger.summary import Summary, summarize
-from tests.conftest import PG_BASE, pg_url
+from tests.conftest import pg_schema
 from tests.live import CLIENT_ID, serve_app
 
 SECRET_KEY = "pages-test-secret-key-0123456789abcdef"
@@ -315,17 +314,8 @@ def _database(kind: str, tmp: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{tmp / 'pages.db'}"
         return
-    name = f"hb_pages_{os.getpid()}_{next(_schemas)}"
-    admin = make_engine(PG_BASE)
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {name}"))
-    try:
-        yield pg_url(name)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
-        admin.dispose()
+    with pg_schema(f"hb_pages_{os.getpid()}_{next(_schemas)}", migrate=False) as url:
+        yield url
 
 
 @contextmanager

@@ -205,3 +205,68 @@ def test_a_forged_update_cannot_replace_the_application_token(emu, live):
               "auth[access_token]": "not-a-real-token", "auth[refresh_token]": "x"}
     assert requests.post(url + "/events", data=forged, timeout=10).status_code == 403
     assert counts(app) == before
+
+
+def test_a_burst_of_task_events_checks_the_token_with_the_database_once(emu, live):
+    """Once a portal's application token has matched, each web process
+    remembers it for a minute: the next task events touch no table and still
+    queue their hints. A forged token is never remembered; after
+    ONAPPUNINSTALL the database is asked again."""
+    from sqlalchemy import event as sa_event
+
+    app, url = live
+    p, staff, task = small_portal(emu)
+    hb = installed_and_synced(emu, app, p)
+    token = p.installs[CLIENT_ID].application_token
+    form = {"event": "ONTASKUPDATE", "auth[member_id]": p.member_id, "auth[application_token]": token,
+            "auth[domain]": p.domain}
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *rest) -> None:
+        statements.append(statement)
+
+    def send(task_id: int, **extra: str) -> requests.Response:
+        return requests.post(url + "/events", data={**form, "data[FIELDS_AFTER][ID]": str(task_id), **extra},
+                             timeout=10)
+
+    sa_event.listen(hb.engine, "before_cursor_execute", record)
+    try:
+        assert send(task).status_code == 200
+        assert statements  # the first one is checked with the database
+        statements.clear()
+        for n in range(1, 10):
+            assert send(task + n).status_code == 200
+        assert statements == []
+        assert send(task, **{"auth[application_token]": "forged"}).status_code == 403
+        assert statements  # a token that does not match is always asked of the database
+    finally:
+        sa_event.remove(hb.engine, "before_cursor_execute", record)
+    portal_id = hb.known_tokens.portal(p.member_id, hb.box.digest(token))
+    assert portal_id is not None
+    assert sorted(k for k in hb.runner.pending if k.startswith("task-")) == \
+        sorted(f"task-{portal_id}-{task + n}" for n in range(10))
+    emu.uninstall(p, CLIENT_ID)
+    emu.flush_events()
+    assert hb.known_tokens.portal(p.member_id, hb.box.digest(token)) is None
+
+
+def test_known_tokens_are_shared_by_web_processes_through_redis():
+    """Two web processes (two KnownTokens on one Redis): what one proved the
+    other uses; a token change seen by either drops it for both."""
+    import redis as redis_lib
+
+    from handlers.events import KnownTokens
+
+    connection = redis_lib.Redis.from_url("redis://127.0.0.1:6379/12")
+    connection.flushdb()
+    try:
+        first, second = KnownTokens(connection), KnownTokens(connection)
+        first.remember("member", "digest-a", 7)
+        assert second.portal("member", "digest-a") == 7
+        assert second.portal("member", "digest-b") is None  # another token: the database decides
+        assert 0 < connection.ttl("hourbook:events:member") <= KnownTokens.KEEP_S
+        second.forget("member")  # ONAPPUPDATE arrived at the second process
+        assert first.portal("member", "digest-a") is None
+    finally:
+        connection.flushdb()
+        connection.close()

@@ -66,7 +66,7 @@ def test_unpaced_client_is_refused_by_the_portal():
 
 
 def test_redis_bucket_is_shared_by_every_process():
-    r = redis.Redis.from_url("redis://127.0.0.1:6379/7")
+    r = redis.Redis.from_url("redis://127.0.0.1:6379/8")
     r.delete("hourbook:bucket:shared-test")
     sleeps: list[float] = []
     a = RedisBucket(r, "shared-test", rate_per_s=2.0, capacity=50, margin=5, sleep=sleeps.append)

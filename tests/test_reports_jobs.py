@@ -11,10 +11,8 @@ due_reports, check_alerts, the CLI's --now); only the report's own
 """
 from __future__ import annotations
 
-import asyncio
 import email
 import io
-import socket
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -24,7 +22,6 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 from sqlalchemy import select, update
 
@@ -42,6 +39,7 @@ from reports.mail import attachment_name, message
 from reports.model import Report
 from reports.models import AlertSent, ReportSettings, SentReport
 from tests.live import CLIENT_ID, CLIENT_SECRET, SECRET_KEY, jobs_configured, wire_portal
+from tests.smtp import free_port, smtp_server
 
 H, M = 3600, 60
 MSK = "Europe/Moscow"
@@ -62,42 +60,10 @@ NOW = local(MSK, date(2026, 11, 4), 10)  # Wednesday after the week: October is 
 # ---------------------------------------------------------------- fixtures
 
 
-class Inbox:
-    """An aiosmtpd handler: every envelope the SMTP server accepted."""
-
-    def __init__(self) -> None:
-        self.envelopes: list = []
-        self.lock = threading.Lock()
-        self.delay_s = 0.0  # how long the server takes to accept a message
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
-        if self.delay_s:
-            await asyncio.sleep(self.delay_s)
-        with self.lock:
-            self.envelopes.append(envelope)
-        return "250 Message accepted for delivery"
-
-    def messages(self) -> list[email.message.EmailMessage]:
-        with self.lock:
-            return [email.message_from_bytes(e.content, policy=policy.default) for e in self.envelopes]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def smtp():
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    inbox.url = f"smtp://127.0.0.1:{controller.port}"
-    try:
+    with smtp_server() as inbox:
         yield inbox
-    finally:
-        controller.stop()
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,8 @@ from jobs.schedule import Scheduler
 from ledger.db import make_engine, make_session_factory
 from ledger.models import TimeEntry
 from tests.conftest import reset_pg
-from tests.live import CLIENT_ID, CLIENT_SECRET, SECRET_KEY, assert_converged, jobs_configured, wire_portal
+from tests.live import (CLIENT_ID, CLIENT_SECRET, SECRET_KEY, assert_converged, jobs_configured, ledger_mirror,
+                        wire_portal)
 
 REDIS_URL = "redis://127.0.0.1:6379/7"
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,9 +85,11 @@ def no_worker_outlives_its_test():
     yield
     while STARTED:
         proc = STARTED.pop()
-        if proc.poll() is None:
+        try:  # the whole group: a worker killed alone leaves rq's own scheduler process behind
             os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=10)
 
 
 def start_worker(env: dict[str, str], tmp_path: Path, name: str) -> subprocess.Popen:
@@ -252,3 +256,53 @@ def test_of_two_schedulers_only_the_lock_holder_ticks(redis, emu, sqlite_url, tm
             second.stopped.set()
             for t in threads:
                 t.join(timeout=5)
+
+
+def test_worker_with_its_scheduler_runs_the_schedule_stays_up_idle_and_stops_with_it(redis, emu, sqlite_url,
+                                                                                       sqlite_sessions, tmp_path):
+    """`app.py worker` as the Procfile starts it: its scheduler (a process of
+    its own) queues the first sync, the worker runs it; the worker outlives
+    an idle queue longer than Redis' socket timeout and still takes work;
+    SIGTERM stops both; a worker killed outright leaves no scheduler behind."""
+    p = portal(emu, records=40)
+    w = wire_portal(emu, p, sqlite_sessions)
+    env = worker_env(emu, sqlite_url, tmp_path)
+    with open(tmp_path / "worker.log", "wb") as log:
+        proc = subprocess.Popen([sys.executable, "app.py", "worker"], cwd=ROOT, env=env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    STARTED.append(proc)
+
+    def scheduler_pids() -> list[int]:
+        return [pid for pid in children(proc.pid)
+                if b"scheduler" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+
+    wait_for(lambda: first_sync_done(sqlite_sessions, w.portal_id), 60, "the scheduled first sync")
+    assert_converged(w)
+    schedule = scheduler_pids()
+    assert len(schedule) == 1 and redis.get("hourbook:scheduler").startswith(f"scheduler-{schedule[0]}-".encode())
+
+    time.sleep(7)  # idle past redis-py's 5 s socket timeout
+    assert proc.poll() is None, (tmp_path / "worker.log").read_text()
+    task = min(p.tasks)
+    p.add_time(task, p.staff[0][0], 4321, datetime.now(timezone.utc) - timedelta(minutes=3))
+    RqRunner(redis).enqueue(tasks.sync_task, w.portal_id, task, job_id=f"task-{w.portal_id}-{task}")
+    wait_for(lambda: Queue(QUEUE, connection=redis).count == 0 and not StartedJobRegistry(
+        QUEUE, connection=redis).get_job_ids(), 30, "the hint to be worked")
+    wait_for(lambda: 4321 in {v[0] for v in ledger_mirror(sqlite_sessions, w.portal_id).values()}, 30,
+             "the new record")
+
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0, (tmp_path / "worker.log").read_text()
+    wait_for(lambda: all(not Path(f"/proc/{pid}").exists() for pid in schedule), 15, "the scheduler to stop")
+    assert redis.get("hourbook:scheduler") is None  # it resigned: another takes the lead at once
+
+    with open(tmp_path / "worker2.log", "wb") as log:
+        proc = subprocess.Popen([sys.executable, "app.py", "worker"], cwd=ROOT, env=env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    STARTED.append(proc)
+    wait_for(lambda: scheduler_pids(), 30, "the second worker's scheduler")
+    orphan = scheduler_pids()[0]
+    os.kill(proc.pid, signal.SIGKILL)  # the worker alone: its scheduler must notice
+    proc.wait(timeout=10)
+    wait_for(lambda: not Path(f"/proc/{orphan}").exists() or b"Z" in Path(f"/proc/{orphan}/stat").read_bytes()
+             .rsplit(b")", 1)[1][:3], 40, "the orphaned scheduler to stop")

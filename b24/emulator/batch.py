@@ -20,6 +20,7 @@ rest-api/batch.md; CRestProvider::methodsBatch in rest_provider.php).
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -73,6 +74,12 @@ def _substitute(value: Any, answers: Mapping[str, dict]) -> Any:
     return _REF.sub(text, value)
 
 
+# A sync sends the same chained commands again and again; parsing them is
+# most of a batch's cost here. _substitute copies every mapping it returns,
+# so the cached parse is never handed out to be changed.
+_parse_command = functools.lru_cache(maxsize=4096)(parse_query)
+
+
 @method("batch")
 def batch(call: Call) -> dict:
     commands = as_dict(call.get("cmd") or {})
@@ -89,7 +96,7 @@ def batch(call: Call) -> dict:
             if name == "batch":
                 raise RestError("ERROR_BATCH_METHOD_NOT_ALLOWED", "Method is not allowed for batch usage", 405)
             try:
-                params = _substitute(parse_query(query), answers)
+                params = _substitute(_parse_command(query), answers)
             except Unresolved as missing:
                 raise RestError("INVALID_ARG_VALUE", f"Unresolved batch reference {missing}", 400) from None
             body = rest.execute(call.emu, call.portal, call.auth, name, params)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 
 
@@ -32,10 +33,12 @@ class Faults:
     # Which failure a failed call gets: the leaky-bucket refusal (503) or
     # the generic server error (500), both documented system errors (facts §6).
     fail_kinds: tuple[str, ...] = ("QUERY_LIMIT_EXCEEDED", "INTERNAL_SERVER_ERROR")
+    injected: Counter = field(init=False, repr=False, compare=False)  # what was done: "failed", "late"
     _rng: random.Random = field(init=False, repr=False, compare=False)
     _lock: threading.Lock = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        self.injected = Counter()
         self._rng = random.Random(self.seed)
         self._lock = threading.Lock()
 

@@ -141,10 +141,13 @@ class EmulatorApp:
             return _json(errors.query_limit().body(), 503)
         faults = emu.faults
         if faults.chance(faults.fail_calls):
+            faults.injected["failed"] += 1
             err = errors.query_limit() if faults.choice(faults.fail_kinds) == "QUERY_LIMIT_EXCEEDED" \
                 else errors.internal()
             return _json(err.body(), err.status)
         late = faults.chance(faults.timeout_calls)
+        if late:
+            faults.injected["late"] += 1
         if faults.slow_s:
             time.sleep(faults.slow_s)
         try:

@@ -366,11 +366,17 @@ class Portal:
                                         "IS_ACCESSIBLE_BEFORE": "undefined", "IS_ACCESSIBLE_AFTER": "undefined"}, by)
 
     def delete_task(self, task_id: int, by: int = 1) -> None:
-        """Delete a task and its time records; fires ONTASKDELETE."""
+        """Delete a task and its time records (its subtasks move up to its
+        parent); fires ONTASKDELETE."""
         with self.emu.lock:
-            del self.tasks[task_id]
+            gone = self.tasks.pop(task_id)
             for rid in [r.id for r in self.time.values() if r.task_id == task_id]:
                 del self.time[rid]
+            # Its subtasks stay, moved up to its own parent (the tasks module's
+            # delete does one UPDATE of PARENT_ID): no CHANGED_DATE, no event.
+            for child in self.tasks.values():
+                if child.parent_id == task_id:
+                    child.parent_id = gone.parent_id
             self._emit("ONTASKDELETE", {"FIELDS_BEFORE": {"ID": task_id}, "FIELDS_AFTER": "undefined",
                                         "IS_ACCESSIBLE_BEFORE": "undefined", "IS_ACCESSIBLE_AFTER": "N"}, by)
 
