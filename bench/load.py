@@ -8,8 +8,8 @@ What runs, all on loopback, as production runs it:
   portal (scenario.demo: three clients, ~30 tasks, two months of records);
 - the app: `python app.py serve --workers 2` (gunicorn, sync workers) on a
   throwaway PostgreSQL schema, REDIS_URL on Redis database 9 (emptied at
-  start and at the end), and two `python app.py worker --no-scheduler`
-  processes (rq; see "Why --no-scheduler" below);
+  start and at the end), and two `python app.py worker` processes (rq,
+  each with its scheduler; see below);
 - Hourbook is installed through the real installer (emu.install: the
   portal POSTs /install, ONAPPINSTALL comes to /events), the manager's
   contracts are set up (demo.setup_contracts), and the first sync runs in
@@ -41,19 +41,13 @@ collapse into one queued job), and check nothing was lost: the ledger's live
 time entries equal the portal's records, to the second, `ledger verify`
 finds nothing and no job failed.
 
-Why --no-scheduler: two faults of `app.py worker` with its default
-schedule thread, found by this benchmark (app.py and jobs/schedule.py are
-not changed here):
-- it hangs: rq forks a work-horse per job while the schedule's thread may
-  hold a lock (the horse was seen blocked for good on an RLock taken in a
-  property getter, as Python 3.11's functools.cached_property does), so now
-  and then a job (here the first full sync) never ends;
-- it quits when idle: redis-py 8 gives connections a 5 s socket timeout; the
-  schedule's thread opens a pooled connection before rq's Worker raises the
-  pool's timeout for its 405 s blocking dequeue, the worker reuses that
-  connection and exits ("Redis connection timeout, quitting...", status 0)
-  after 5 s of an empty queue.
-The first sync comes from the install (its job), the rest from the events.
+The workers run as the Procfile starts them (`app.py worker`, each with
+its scheduler process, one of them leading). Two faults of an earlier
+`app.py worker`, which ran the schedule as a thread, were found by this
+benchmark and are fixed (the scheduler is a process of its own now;
+tests/test_rq.py keeps them fixed): rq forked work-horses while the thread
+held a lock (a job never ended), and the thread's pooled Redis connection,
+with redis-py 8's 5 s socket timeout, ended the worker's idle wait.
 
 Targets (judged): zero errors, events p99 < 50 ms, widget p95 < 100 ms during
 the load, and the offered rate within 5 % of the one asked (a lower rate is
@@ -534,11 +528,8 @@ def run(plan: Plan) -> list[dict]:
                                 placement="CRM_COMPANY_DETAIL_TAB", entity_id=company_id))
 
         log("starting 2 rq workers; the first sync …")
-        # `--no-scheduler`: with the schedule's thread running in the worker,
-        # `app.py worker` is not safe to fork from and not safe when idle
-        # (see the module's notes); the first sync comes from the install.
         for n in range(2):
-            procs.start(f"worker{n + 1}", ["worker", "--no-scheduler"], env)
+            procs.start(f"worker{n + 1}", ["worker"], env)
 
         def first_sync() -> bool:
             with hb.sessions() as s:

@@ -12,6 +12,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
@@ -59,6 +60,21 @@ def pg_schema(name: str, migrate: bool = True) -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
         admin.dispose()
+
+
+@contextmanager
+def empty_redis(url: str) -> Iterator[Any]:
+    """A Redis database of a test's own (each test file names its number),
+    emptied before and after."""
+    import redis
+
+    connection = redis.Redis.from_url(url)
+    connection.flushdb()
+    try:
+        yield connection
+    finally:
+        connection.flushdb()
+        connection.close()
 
 
 @pytest.fixture(scope="session")

@@ -253,13 +253,10 @@ def test_a_burst_of_task_events_checks_the_token_with_the_database_once(emu, liv
 def test_known_tokens_are_shared_by_web_processes_through_redis():
     """Two web processes (two KnownTokens on one Redis): what one proved the
     other uses; a token change seen by either drops it for both."""
-    import redis as redis_lib
-
     from handlers.events import KnownTokens
+    from tests.conftest import empty_redis
 
-    connection = redis_lib.Redis.from_url("redis://127.0.0.1:6379/12")
-    connection.flushdb()
-    try:
+    with empty_redis("redis://127.0.0.1:6379/12") as connection:
         first, second = KnownTokens(connection), KnownTokens(connection)
         first.remember("member", "digest-a", 7)
         assert second.portal("member", "digest-a") == 7
@@ -267,6 +264,45 @@ def test_known_tokens_are_shared_by_web_processes_through_redis():
         assert 0 < connection.ttl("hourbook:events:member") <= KnownTokens.KEEP_S
         second.forget("member")  # ONAPPUPDATE arrived at the second process
         assert first.portal("member", "digest-a") is None
+
+
+def test_the_fast_path_answers_a_proven_task_event_as_flask_does(emu, live):
+    """TaskEventsFastPath (WSGI, before Flask) answers what `events()` would:
+    the same status, body and hint; what it does not know goes to Flask."""
+    app, url = live
+    p, staff, task = small_portal(emu)
+    hb = installed_and_synced(emu, app, p)
+    token = p.installs[CLIENT_ID].application_token
+    form = {"event": "ONTASKUPDATE", "data[FIELDS_AFTER][ID]": str(task), "auth[member_id]": p.member_id,
+            "auth[application_token]": token, "auth[domain]": p.domain}
+    by_flask = requests.post(url + "/events", data=form, timeout=10)  # not proven yet: Flask checks it
+    assert hb.known_tokens.portal(p.member_id, hb.box.digest(token)) is not None
+    hb.runner.drain()
+    by_fast_path = requests.post(url + "/events", data=form, timeout=10)
+    assert (by_fast_path.status_code, by_fast_path.content, by_fast_path.headers["Content-Type"]) == \
+        (by_flask.status_code, by_flask.content, by_flask.headers["Content-Type"])
+    assert [key for key in hb.runner.pending if key.startswith("task-")] == [f"task-1-{task}"]
+    # Passed on to Flask, which refuses them as before:
+    assert requests.post(url + "/events?x=1", data={**form, "auth[application_token]": "forged"},
+                         timeout=10).status_code == 403
+    assert requests.post(url + "/events", data={**form, "auth[application_token]": "forged"},
+                         timeout=10).status_code == 403
+    repeated = [*form.items(), ("event", "ONTASKADD")]  # a field twice: Flask's form reading decides
+    assert requests.post(url + "/events", data=repeated, timeout=10).status_code in (200, 400)
+
+
+def test_the_access_log_leaves_out_accepted_events_only():
+    from types import SimpleNamespace
+
+    from app import GunicornLogger, QuietAccessLog
+
+    logged = []
+    original = GunicornLogger.access
+    GunicornLogger.access = lambda self, resp, req, environ, t: logged.append((environ["PATH_INFO"], resp.status_code))
+    try:
+        quiet = QuietAccessLog.__new__(QuietAccessLog)
+        for path, status in (("/events", 200), ("/events", 403), ("/widget", 200), ("/events", None)):
+            quiet.access(SimpleNamespace(status_code=status), None, {"PATH_INFO": path}, 0)
     finally:
-        connection.flushdb()
-        connection.close()
+        GunicornLogger.access = original
+    assert logged == [("/events", 403), ("/widget", 200), ("/events", None)]

@@ -33,7 +33,7 @@ from jobs.runner import RETRY_INTERVALS_S, RqRunner
 from jobs.schedule import Scheduler
 from ledger.db import make_engine, make_session_factory
 from ledger.models import TimeEntry
-from tests.conftest import reset_pg
+from tests.conftest import empty_redis, reset_pg
 from tests.live import (CLIENT_ID, CLIENT_SECRET, SECRET_KEY, assert_converged, jobs_configured, ledger_mirror,
                         wire_portal)
 
@@ -44,11 +44,8 @@ QUEUE = "hourbook"  # the queue `app.py worker` listens on
 
 @pytest.fixture
 def redis() -> Iterator[redis_lib.Redis]:
-    connection = redis_lib.Redis.from_url(REDIS_URL)
-    connection.flushdb()
-    yield connection
-    connection.flushdb()
-    connection.close()
+    with empty_redis(REDIS_URL) as connection:
+        yield connection
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from b24.emulator import Emulator
 from ledger.db import make_engine
 from reports.models import SentReport
-from tests.conftest import pg_schema
+from tests.conftest import empty_redis, pg_schema
 from tests.live import CLIENT_ID, CLIENT_SECRET
 from tests.simulation.processes import Cluster, ScaleOut
 from tests.smtp import smtp_server
@@ -38,11 +38,8 @@ def database() -> Iterator[str]:
 
 @pytest.fixture
 def redis() -> Iterator[redis_lib.Redis]:
-    connection = redis_lib.Redis.from_url(REDIS_URL)
-    connection.flushdb()
-    yield connection
-    connection.flushdb()
-    connection.close()
+    with empty_redis(REDIS_URL) as connection:
+        yield connection
 
 
 def test_two_web_processes_and_two_workers_play_simulation_seeds_exactly(database, redis, tmp_path):
