@@ -192,7 +192,7 @@ class Outcome:
         return (f"seed {self.seed}: {self.steps} steps, {self.records} records, {self.postings} postings, "
                 f"{self.closed} periods closed, {self.reports} reports, {self.kills} jobs killed, "
                 f"{self.restarts} restarts, {self.events_sent} events sent / {self.events_dropped} dropped, "
-                f"{self.rest_failures} REST calls failed; ledger {self.digest[:12]}")
+                f"{self.rest_failures} REST calls failed or late; ledger {self.digest[:12]}")
 
 
 # ---------------------------------------------------------------- the world
