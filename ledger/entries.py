@@ -89,10 +89,10 @@ def apply_entry(
     return reapply(session, entry, now)
 
 
-def reapply_task(session: Session, portal_id: int, task_id: int, now: datetime | None = None) -> int:
-    """Re-derive a task's entries after its metadata changed (moved to another
+def reapply_task(session: Session, portal_id: int, *task_ids: int, now: datetime | None = None) -> int:
+    """Re-derive tasks' entries after their metadata changed (moved to another
     company or workgroup): the records are the same, where they count is not."""
-    return reapply_where(session, TimeEntry.portal_id == portal_id, TimeEntry.task_id == task_id, now=now)
+    return reapply_where(session, TimeEntry.portal_id == portal_id, TimeEntry.task_id.in_(task_ids), now=now)
 
 
 def reapply(session: Session, entry: TimeEntry, now: datetime) -> ApplyResult:

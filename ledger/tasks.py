@@ -41,8 +41,7 @@ def upsert_task(session: Session, portal_id: int, task_id: int, *, title: str = 
     if moved:
         # Subtasks with no company or workgroup of their own count where this
         # task does: their entries move with it.
-        for tid in with_subtasks(session, portal_id, task_id):
-            reapply_task(session, portal_id, tid, now=now)
+        reapply_task(session, portal_id, *with_subtasks(session, portal_id, task_id), now=now)
     return moved
 
 
