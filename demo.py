@@ -81,7 +81,7 @@ def setup_contracts(session, portal: Portal, p: Any, now: datetime, advance: boo
         add_team_member(session, portal, user_id, name=name, role=role, actor="demo", now=now)
     mid = stage_change(portal.time_zone, now)
     if advance and mid < now:
-        advance_stage(session, staged, actor="demo", now=mid)
+        advance_stage(session, staged, actor="demo", now=now, ends_at=mid)
     return [romashka, vector, sokolova]
 
 
@@ -200,7 +200,7 @@ def _run(port: int, emulator_port: int, instance: Path, serve: bool, servers: li
     # work logged after it reaches the portal (and Hourbook) only now.
     with hb.sessions() as s, s.begin():
         staged = s.execute(select(Contract).where(Contract.account_id == account_ids[1])).scalar_one()
-        advance_stage(s, staged, actor="demo", now=change)
+        advance_stage(s, staged, actor="demo", ends_at=change)  # finished today, as of the 20th
     log_again(p, later)
     hb.runner.enqueue(hb.jobs.sync_portal, portal_id, True, False, job_id=f"sync-{portal_id}-demo")
     hb.runner.enqueue(hb.jobs.close_periods, job_id="close-periods")

@@ -98,14 +98,45 @@ def retryable(err: Exception) -> bool:
 class RqRunner:
     """Jobs on rq. Every job carries a Retry: without one, a job whose worker
     was killed goes to the failed registry instead of running again
-    (libraries.md C8–C9)."""
+    (libraries.md C8–C9).
+
+    A job with an id is queued once while it waits (ten events for one task
+    make one sync); while it runs, one more may wait under the id + "-again",
+    since the running one may have read the portal before the change that
+    sent the event. Statuses are read first, a Redis round trip each,
+    because rq's own `unique` check costs about ten times that and task
+    events come by the thousand a second. An id whose job ended badly
+    (failed, stopped, canceled: kept a week for inspection) is freed, or
+    that task's events would queue nothing for a week."""
+
+    WAITING = frozenset({b"queued", b"scheduled", b"deferred"})
 
     def __init__(self, redis: Any, queue_name: str = "hourbook") -> None:
         from rq import Queue
 
+        self.redis = redis
         self.queue = Queue(queue_name, connection=redis)
 
     def enqueue(self, func: Callable[..., Any], *args: Any, job_id: str | None = None) -> None:
+        from rq.job import Job
+
+        if job_id is None:
+            self._enqueue(func, args, None)
+            return
+        for candidate in (job_id, job_id + "-again"):
+            status = self.redis.hget(Job.key_for(candidate), "status")
+            if status == b"started":
+                continue
+            if status in self.WAITING:
+                return  # it will read the portal's latest state
+            if status is not None:
+                self._free(candidate)
+            self._enqueue(func, args, candidate)
+            return
+        # Both run at once (two workers): a run of either catches up with
+        # this change the next time; the periodic sync does in any case.
+
+    def _enqueue(self, func: Callable[..., Any], args: tuple, job_id: str | None) -> None:
         from rq import Retry
         from rq.exceptions import DuplicateJobError
 
@@ -116,4 +147,16 @@ class RqRunner:
             # result_ttl=0: the id is free again once the job ends, so the next
             # hint for the same task can queue (unique holds while the hash exists).
         except DuplicateJobError:
-            pass  # the same job is already waiting: it will read the portal's latest state anyway
+            pass  # queued by another process a moment ago
+
+    def _free(self, job_id: str) -> None:
+        from rq.exceptions import NoSuchJobError
+        from rq.job import Job
+
+        try:
+            job = Job.fetch(job_id, connection=self.redis)
+        except NoSuchJobError:
+            return
+        if job.get_status(refresh=False) not in ("queued", "scheduled", "deferred", "started"):
+            log.warning("job %s ended %s; queued again", job_id, job.get_status(refresh=False))
+            job.delete()

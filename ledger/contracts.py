@@ -378,11 +378,18 @@ def current_stage(session: Session, contract: Contract) -> tuple[Stage, Period] 
 
 
 def advance_stage(session: Session, contract: Contract, *, actor: str = "system",
-                  now: datetime | None = None) -> Stage | None:
+                  now: datetime | None = None, ends_at: datetime | None = None) -> Stage | None:
     """Finish the current stage and start the next; returns the new stage
     (None when the last stage was finished). The finished stage closes under
-    the contract's policies: leftover burns or carries to the next stage."""
+    the contract's policies: leftover burns or carries to the next stage.
+
+    `ends_at` (default: now) is where the stage ends for records, when the
+    manager finishes it a few days late; it closes now all the same, so no
+    posting is ever dated after the close of the period it went to."""
     now = now or utcnow()
+    ends_at = ends_at or now
+    if ends_at > now:
+        raise LedgerError("a stage cannot end in the future")
     if contract.kind != "staged":
         raise LedgerError("only a staged contract has stages")
     account = session.get(Account, contract.account_id)
@@ -392,16 +399,20 @@ def advance_stage(session: Session, contract: Contract, *, actor: str = "system"
     if found is None:
         raise LedgerError("no stage is in progress")
     stage, period = found
+    if ends_at <= period.starts_at:
+        raise LedgerError("a stage cannot end before it began")
     lock_open_period(session, period.id, exclusive=True)
     following = session.execute(select(Stage).where(
         Stage.contract_id == contract.id, Stage.position > stage.position)
         .order_by(Stage.position).limit(1)).scalar_one_or_none()
-    period.ends_at = now
+    period.ends_at = ends_at
     if following is not None:
-        open_stage_period(session, portal, account, contract, following, now, now)
+        open_stage_period(session, portal, account, contract, following, ends_at, now)
     else:
-        contract.ends_on = cal.local_date(now, portal.time_zone)
+        contract.ends_on = cal.local_date(ends_at, portal.time_zone)
     session.flush()
+    if ends_at < now:  # what was logged since belongs to the next stage: moved before the close counts
+        reapply_where(session, TimeEntry.account_id == account.id, TimeEntry.work_at >= ends_at, now=now)
     close_period(session, period.id, now)
     audit(session, actor, "stage.advance", portal_id=account.portal_id, account_id=account.id,
           before={"stage": stage.name}, after={"stage": following.name if following else None}, now=now)

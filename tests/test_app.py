@@ -199,6 +199,12 @@ def test_demo_installs_into_the_emulator_syncs_and_prints_three_clients(tmp_path
         assert name in done.stdout
     assert "/healthz" in done.stdout
     assert (tmp_path / "demo.db").exists()
+    # The demo's ledger obeys every rule: a stage finished back-dated after
+    # the contracts were set up must not read as postings after its close.
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'demo.db'}"
+    checked = subprocess.run([sys.executable, "app.py", "ledger", "verify"], cwd=ROOT, env=env,
+                             capture_output=True, text=True, encoding="utf-8", timeout=120)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def test_pages_do_not_wait_behind_a_sync_holding_the_write_lock(app: Flask):

@@ -89,6 +89,33 @@ def test_staged_edit_of_time_in_a_finished_stage_goes_to_the_current_stage(book:
     assert verify(book.s) == []
 
 
+def test_staged_finished_late_as_of_an_earlier_day(book: Book):
+    """The manager presses "finish stage" on the 25th for a stage that ended
+    on the 20th: records from the 20th count in the next stage, and the
+    close happens now, so nothing is posted after a period's close."""
+    acc, contract = staged(book)
+    book.log(1, 4 * H, date(2026, 1, 5))
+    book.log(2, 3 * H, date(2026, 1, 22))
+    first, _ = current_stage(book.s, contract)
+    book.now = book.at(date(2026, 1, 25))
+    nxt = advance_stage(book.s, contract, now=book.now, ends_at=book.at(date(2026, 1, 20), hour=0))
+    old = book.period(acc, f"stage:{first.id}")
+    assert (old.status, old.ends_at, old.closed_at) == ("closed", book.at(date(2026, 1, 20), hour=0), book.now)
+    assert book.bal(acc, old.label).consumption_s == 4 * H
+    assert book.bal(acc, f"stage:{nxt.id}").consumption_s == 3 * H
+    assert verify(book.s) == []
+
+
+@pytest.mark.parametrize("day", [date(2026, 1, 26), date(2025, 12, 31)])
+def test_staged_cannot_end_in_the_future_or_before_it_began(book: Book, day: date):
+    acc, contract = staged(book)
+    book.now = book.at(date(2026, 1, 25))
+    before = book.count_postings()
+    with pytest.raises(LedgerError):
+        advance_stage(book.s, contract, now=book.now, ends_at=book.at(day))
+    assert current_stage(book.s, contract)[0].position == 1 and book.count_postings() == before
+
+
 def test_staged_last_stage_finishes_the_contract(book: Book):
     acc, contract = staged(book)
     for day in (5, 6, 7):

@@ -146,6 +146,34 @@ def test_rq_runner_queues_the_job_function_with_a_retry(redis):
     assert job.get_status() == JobStatus.QUEUED and Queue(QUEUE, connection=redis).job_ids == ["sync-3-full"]
 
 
+def test_a_hint_for_a_running_job_queues_one_run_after_it(redis):
+    """The running sync may have read the task before the change that sent
+    this event: one more run waits (under "-again"), and only one."""
+    runner, queue = RqRunner(redis), Queue(QUEUE, connection=redis)
+    runner.enqueue(tasks.sync_task, 3, 40, job_id="task-3-40")
+    Job.fetch("task-3-40", connection=redis).set_status(JobStatus.STARTED)  # a worker took it
+    queue.remove("task-3-40")
+    for _ in range(5):
+        runner.enqueue(tasks.sync_task, 3, 40, job_id="task-3-40")
+    assert queue.job_ids == ["task-3-40-again"]
+    again = Job.fetch("task-3-40-again", connection=redis)
+    assert again.args == (3, 40) and again.retries_left == len(RETRY_INTERVALS_S)
+
+
+def test_a_task_whose_job_failed_is_synced_again_on_its_next_event(redis):
+    """A failed job's hash is kept a week for inspection; it must not make
+    that task's events queue nothing for a week."""
+    runner, queue = RqRunner(redis), Queue(QUEUE, connection=redis)
+    runner.enqueue(tasks.sync_task, 3, 41, job_id="task-3-41")
+    job = Job.fetch("task-3-41", connection=redis)
+    queue.remove(job)
+    job.set_status(JobStatus.FAILED)
+    FailedJobRegistry(QUEUE, connection=redis).add(job, ttl=7 * 86400)
+    runner.enqueue(tasks.sync_task, 3, 41, job_id="task-3-41")
+    assert queue.job_ids == ["task-3-41"] and Job.fetch("task-3-41", connection=redis).get_status() == "queued"
+    assert FailedJobRegistry(QUEUE, connection=redis).get_job_ids() == []
+
+
 def test_worker_process_syncs_the_portal_and_a_waiting_job_is_queued_once(redis, emu, sqlite_url, sqlite_sessions,
                                                                           tmp_path):
     """Ten hints for one task while its job waits make one job; the worker
