@@ -18,6 +18,8 @@ MESSAGES = (
     _l("a later contract exists; change it instead of adding one before it"),
     _l("a manager is a portal user id"),
     _l("a membership cannot end before it starts"),
+    _l("a stage cannot end before it began"),
+    _l("a stage cannot end in the future"),
     _l("a staged contract needs at least one stage"),
     _l("a team member is a portal user id"),
     _l("a workgroup or parent task is given by its number"),

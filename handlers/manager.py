@@ -25,7 +25,7 @@ from b24 import directory
 from b24.client import RestError
 from ledger import access, contracts, plan
 from ledger.balance import balance
-from ledger.calendar import is_valid_zone, week_of
+from ledger.calendar import is_valid_zone, local_midnight, week_of
 from ledger.contracts import LedgerError, Policies
 from ledger.db import utcnow
 from ledger.models import (
@@ -472,9 +472,21 @@ def _stage_paid(s: Session, account: Account, form: Form, who: str) -> None:
 
 
 def _stage_advance(s: Session, account: Account, form: Form, who: str) -> None:
+    """Finish the stage now, or as of the day the next one began when the
+    manager is late: the work logged since counts in the next stage."""
     contract = _current_contract(s, account, form, "staged")
-    if contract is not None:
-        contracts.advance_stage(s, contract, actor=who)
+    next_from = form.day("next_from")
+    if contract is None or not form.ok:
+        return
+    portal = s.get(Portal, account.portal_id)
+    assert portal is not None
+    ends_at = local_midnight(next_from, portal.time_zone) if next_from else None
+    try:
+        contracts.advance_stage(s, contract, actor=who, ends_at=ends_at)
+    except LedgerError as err:
+        if err.template not in contracts.STAGE_END_REFUSALS:
+            raise
+        form.fail("next_from", _(err.template, **err.params))
 
 
 def _finish(s: Session, account: Account, form: Form, who: str) -> None:

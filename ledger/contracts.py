@@ -377,6 +377,9 @@ def current_stage(session: Session, contract: Contract) -> tuple[Stage, Period] 
     return (row[0], row[1]) if row else None
 
 
+STAGE_END_REFUSALS = ("a stage cannot end in the future", "a stage cannot end before it began")
+
+
 def advance_stage(session: Session, contract: Contract, *, actor: str = "system",
                   now: datetime | None = None, ends_at: datetime | None = None) -> Stage | None:
     """Finish the current stage and start the next; returns the new stage
@@ -389,7 +392,7 @@ def advance_stage(session: Session, contract: Contract, *, actor: str = "system"
     now = now or utcnow()
     ends_at = ends_at or now
     if ends_at > now:
-        raise LedgerError("a stage cannot end in the future")
+        raise LedgerError(STAGE_END_REFUSALS[0])
     if contract.kind != "staged":
         raise LedgerError("only a staged contract has stages")
     account = session.get(Account, contract.account_id)
@@ -400,7 +403,7 @@ def advance_stage(session: Session, contract: Contract, *, actor: str = "system"
         raise LedgerError("no stage is in progress")
     stage, period = found
     if ends_at <= period.starts_at:
-        raise LedgerError("a stage cannot end before it began")
+        raise LedgerError(STAGE_END_REFUSALS[1])
     lock_open_period(session, period.id, exclusive=True)
     following = session.execute(select(Stage).where(
         Stage.contract_id == contract.id, Stage.position > stage.position)
@@ -414,8 +417,10 @@ def advance_stage(session: Session, contract: Contract, *, actor: str = "system"
     if ends_at < now:  # what was logged since belongs to the next stage: moved before the close counts
         reapply_where(session, TimeEntry.account_id == account.id, TimeEntry.work_at >= ends_at, now=now)
     close_period(session, period.id, now)
+    next_from = str(cal.local_date(ends_at, portal.time_zone))
     audit(session, actor, "stage.advance", portal_id=account.portal_id, account_id=account.id,
-          before={"stage": stage.name}, after={"stage": following.name if following else None}, now=now)
+          before={"stage": stage.name}, after={"stage": following.name if following else None, "next_from": next_from},
+          now=now)
     reapply_where(session, TimeEntry.account_id == account.id, now=now)
     return following
 

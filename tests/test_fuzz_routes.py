@@ -149,8 +149,8 @@ NASTY = [
 FIELDS = [
     "name", "language", "company_id", "group_id", "user_id", "manager_id", "time_zone", "mode", "tariff", "hours",
     "price", "starts_on", "title", "expiry_policy", "rollover_cap", "rollover_max_age", "overage_policy",
-    "rounding_mode", "rounding_step_min", "stages", "budget", "stage_id", "paid", "amount", "reason", "kind",
-    "ref_id", "role", "scope", "active_from", "member_id", "until", "planned", "match_kind", "match_value",
+    "rounding_mode", "rounding_step_min", "stages", "budget", "stage_id", "next_from", "paid", "amount", "reason",
+    "kind", "ref_id", "role", "scope", "active_from", "member_id", "until", "planned", "match_kind", "match_value",
     "direction_id", "task_id", "limit", "per", "cap_id", "label", "valid_days", "link_id", "email", "alerts",
     "recipient_id", "weekly", "send_hour", "chat_dialog", "notify_user_ids", "alert_days", "client_alerts", "week",
     "report_id", "q", "company", "done", "plan", "months", "meetings", "account", "LANG", "lang", "t", "_t",

@@ -39,6 +39,7 @@ from ledger.models import (
     ContractTerm,
     Direction,
     Manager,
+    Period,
     Portal,
     ReportRecipient,
     Stage,
@@ -312,8 +313,16 @@ def _check_stage_paid(w, ctx):
 
 
 def _check_advance(w, ctx):
+    """Finished as of the first of this month (the manager was late): the
+    stage ended then, and closed now."""
     s = w.summary(ctx["account"])
     assert [st.state for st in s.stages] == ["done", "current", "next"]
+    with w.session() as session:
+        contract = session.execute(select(Contract).where(Contract.account_id == ctx["account"])).scalar_one()
+        done, current = session.execute(select(Period).join(Stage, Stage.id == Period.stage_id).where(
+            Stage.contract_id == contract.id).order_by(Stage.position)).scalars().all()
+        first = cal.local_midnight(cal.month_start(today(w)), w.p.time_zone)
+        assert done.ends_at == current.starts_at == first and done.closed_at > first
     row = re.search(r'<tr class="is-current">(.*?)</tr>', widget_of(w, ctx["account"]), re.S).group(1)
     assert "Настройка" in row
 
@@ -470,8 +479,9 @@ CASES: dict[str, Case] = {
         check=_check_stage_paid, invalid=lambda c: {"stage_id": "999999", "paid": "1"}, errors={},
         alert=("No such stage.", {}), hidden=True, audit="stage.paid"),
     "contract_advance": Case(
-        "staged", valid=lambda c: {}, check=_check_advance, invalid=lambda c: {}, invalid_kind="retainer",
-        errors={}, alert=("The account has no such contract running.", {}), hidden=True, audit="stage.advance"),
+        "staged", valid=lambda c: {"next_from": c["today"][:8] + "01"}, check=_check_advance,
+        invalid=lambda c: {"next_from": "2999-01-01"},
+        errors={"next_from": ("a stage cannot end in the future", {})}, audit="stage.advance"),
     "contract_finish": Case(
         "upfront", valid=lambda c: {}, check=_check_finish, invalid=lambda c: {}, invalid_kind="retainer",
         errors={}, alert=("The account has no such contract running.", {}), hidden=True, audit="contract.finish"),
@@ -555,6 +565,22 @@ def test_a_refused_row_button_says_why(world, action):
     response = world.post(f"/app/account/{account}/{action}", world.token(), case.invalid(ctx))
     assert response.status_code == 400
     assert _message(world, case.alert) in page_text(response.text)
+
+
+@pytest.mark.parametrize("kind, form, where, message", [
+    ("retainer", {}, None, "The account has no such contract running."),
+    ("staged", {"next_from": "2000-01-01"}, "next_from", "a stage cannot end before it began"),
+    ("staged", {"next_from": "2026-02-30"}, "next_from", "A date."),
+])
+def test_a_stage_is_not_finished_where_it_cannot_be(world, kind, form, where, message):
+    account = make_account(world, kind)
+    before = world.snapshot()
+    response = world.post(f"/app/account/{account}/contract_advance", world.token(), form)
+    assert response.status_code == 400 and world.snapshot() == before
+    if where is None:  # a retainer's page has no such form: the refusal is shown at the top
+        assert world.msg(message) in page_text(response.text)
+    else:
+        assert field_error(response.text, where, "/contract_advance") == world.msg(message)
 
 
 def test_a_refused_manager_removal_says_why(world):

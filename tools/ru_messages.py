@@ -153,6 +153,12 @@ RU = {
     "Mark paid": "Отметить оплату",
     "Finish the current stage and start the next one?": "Завершить текущий этап и начать следующий?",
     "Finish the current stage": "Завершить текущий этап",
+    "Next stage from": "Следующий этап — с",
+    "stage %(n)d, %(name)s": "этап %(n)d, %(name)s",
+    "Empty: from now. An earlier day moves the work logged since into the next stage.":
+        "Пусто — с этой минуты. Если указать прошедший день, работа с этого дня перейдёт в следующий этап.",
+    "a stage cannot end in the future": "этап не может закончиться в будущем",
+    "a stage cannot end before it began": "этап не может закончиться раньше, чем начался",
     "Finish the project now? What is left burns.": "Завершить проект сейчас? Остаток сгорит.",
     "Finish the project": "Завершить проект",
     "No contract yet.": "Договора пока нет.",

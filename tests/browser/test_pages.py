@@ -492,6 +492,26 @@ def test_field_error_is_red(env: Env, page: Page, js_errors: list[str]):
     assert colours["error"] == colours["danger"] != colours["muted"], colours
 
 
+def test_finishing_a_stage_on_a_future_day_is_refused_beside_the_date(env: Env, page: Page, js_errors: list[str]):
+    """The stage form's date ("next stage from") refused in place, after the
+    confirmation the portal's frame shows (window.confirm, accepted)."""
+    frame = open_shell(page, env, env.shell("admin"))
+    page.on("dialog", lambda dialog: dialog.accept())
+    ui = page.frame_locator("#app-frame")
+    ui.get_by_role("link", name="АО «Вектор»").click()
+    expect(ui.locator("h1")).to_have_text("АО «Вектор»")
+    form = ui.locator("form[action*='/contract_advance']")
+    form.locator("input[name=next_from]").fill("2999-01-01")
+    form.get_by_role("button", name=msg(env, "Finish the current stage", "ru")).click()
+    drop_status_line(page, js_errors, 400)
+    error = ui.locator("form[action*='/contract_advance'] .hb-error")
+    expect(error).to_have_text(msg(env, "a stage cannot end in the future", "ru"))
+    fitted(page, frame)
+    error.scroll_into_view_if_needed()
+    shot(page, "manager-stage-refused", full_page=False)
+    assert js_errors == []
+
+
 # ---------------------------------------------------------------- 5. a staff user who is not a manager
 
 
