@@ -364,11 +364,15 @@ def contract_set(ctx: CliContext, account_id: int, retainer_s: int | None, stage
 
 @contract.command("advance")
 @click.option("--account", "account_id", type=int, required=True)
+@click.option("--next-from", help="The day the next stage began (YYYY-MM-DD, the portal's zone); default: now.")
 @click.pass_obj
-def contract_advance(ctx: CliContext, account_id: int) -> None:
+def contract_advance(ctx: CliContext, account_id: int, next_from: str | None) -> None:
     """Finish the current stage and start the next."""
     with transaction(ctx) as s:
-        nxt = advance_stage(s, _contract(s, _account(s, account_id), ctx.now()), actor="cli", now=ctx.now())
+        a = _account(s, account_id)
+        day = _date(next_from)
+        ends_at = cal.local_midnight(day, s.get(Portal, a.portal_id).time_zone) if day else None
+        nxt = advance_stage(s, _contract(s, a, ctx.now()), actor="cli", now=ctx.now(), ends_at=ends_at)
         name = nxt.name if nxt else None
     click.echo(f"now in stage: {name}" if name else "all stages finished")
 

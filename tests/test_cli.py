@@ -253,6 +253,18 @@ def test_contract_advance_walks_through_the_stages(hb: Hourbook):
     assert "no running contract" in hb.fails("contract", "advance", "--account", str(account)).output
 
 
+def test_contract_advance_as_of_the_day_the_next_stage_began(hb: Hourbook):
+    account = str(hb.json("account", "add", "--name", "Внедрение")["id"])
+    hb.ok("contract", "set", "--account", account, "--stage", "Аудит:10", "--stage", "Настройка:30",
+          "--start", "2026-03-01")
+    assert "in the future" in hb.fails("contract", "advance", "--account", account, "--next-from", "2026-03-11").output
+    assert "before it began" in hb.fails("contract", "advance", "--account", account,
+                                         "--next-from", "2026-02-27").output
+    assert "Настройка" in hb.ok("contract", "advance", "--account", account, "--next-from", "2026-03-05").output
+    ends, closed = hb.sql("SELECT ends_at, closed_at FROM periods WHERE label = 'stage:1'")[0]
+    assert str(ends).startswith("2026-03-04 21:00") and str(closed).startswith("2026-03-10 09:00")  # Moscow
+
+
 def test_contract_stage_paid_marks_the_current_or_a_numbered_stage(hb: Hourbook):
     account = str(hb.json("account", "add", "--name", "Внедрение")["id"])
     hb.ok("contract", "set", "--account", account, "--stage", "Аудит:10", "--stage", "Настройка:30")
