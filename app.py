@@ -40,6 +40,7 @@ class Hourbook:
     runner: Any
     app_credentials: AppCredentials | None
     jobs: Any
+    hints: Any  # jobs.hints: the tasks task events named, for jobs.tasks.sync_hinted_tasks
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -67,7 +68,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     readers = make_session_factory(make_engine(conf["DATABASE_URL"], read_only=True))
     app.extensions["hourbook"] = Hourbook(engine, KnownTokens(redis_connection), make_session_factory(engine), readers,
                                           SecretBox(conf["SECRET_KEY"]), runner, jobs_context.app_credentials(conf),
-                                          jobs_tasks)
+                                          jobs_tasks, jobs_context.hints_for(redis_connection))
     app.teardown_appcontext(request_db.close)
     handlers.register(app)
     app.wsgi_app = TaskEventsFastPath(app.wsgi_app, app.extensions["hourbook"])  # type: ignore[method-assign]

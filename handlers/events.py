@@ -210,10 +210,12 @@ def events():
 
 
 def _hint(hb, portal_id: int, data: object) -> None:
-    """A task event: re-read that task soon (the sync stays the truth)."""
+    """A task event: re-read that task soon, with every other task named
+    meanwhile (jobs/hints.py; the sync stays the truth)."""
     task_id = _task_id(data if isinstance(data, dict) else {})
     if task_id is not None:
-        hb.runner.enqueue(hb.jobs.sync_task, portal_id, task_id, job_id=f"task-{portal_id}-{task_id}")
+        if hb.hints.add(portal_id, task_id):  # else the event that added it queued the run
+            hb.runner.enqueue(hb.jobs.sync_hinted_tasks, portal_id, job_id=f"hints-{portal_id}")
 
 
 def _webhook_portal(s, box, app_token: str) -> PortalAuth | None:

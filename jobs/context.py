@@ -19,6 +19,7 @@ import settings
 from b24.connection import AppCredentials, limiter_for, rest_for
 from b24.client import Rest
 from b24.secrets import SecretBox
+from jobs.hints import Hints, LocalHints, RedisHints
 from ledger.db import make_engine, make_session_factory
 
 
@@ -29,6 +30,7 @@ class JobContext:
     box: SecretBox
     app: AppCredentials | None
     redis: Any
+    hints: Hints  # tasks named by events, waiting for sync_hinted_tasks
 
     def rest(self, portal_id: int, **options: Any) -> Rest:
         limiter = limiter_for(portal_id, self.redis, float(self.config.get("B24_RATE_PER_S", 2.0)),
@@ -38,11 +40,18 @@ class JobContext:
 
 _overrides: dict[str, Any] | None = None
 _context: tuple[int, JobContext] | None = None
+_local_hints = LocalHints()
 
 
 def configure(config: Mapping[str, Any] | None) -> None:
-    global _overrides, _context
-    _overrides, _context = dict(config or {}), None
+    global _overrides, _context, _local_hints
+    _overrides, _context, _local_hints = dict(config or {}), None, LocalHints()
+
+
+def hints_for(redis: Any) -> Hints:
+    """Where events leave their hints: Redis when the jobs run elsewhere,
+    else this process (the jobs' thread and the web handler share it)."""
+    return RedisHints(redis) if redis is not None else _local_hints
 
 
 def app_credentials(config: Mapping[str, Any]) -> AppCredentials | None:
@@ -63,7 +72,7 @@ def context() -> JobContext:
             redis = redis_lib.Redis.from_url(config["REDIS_URL"])
         engine = make_engine(config["DATABASE_URL"])
         _context = (os.getpid(), JobContext(config, make_session_factory(engine), SecretBox(config["SECRET_KEY"]),
-                                            app_credentials(config), redis))
+                                            app_credentials(config), redis, hints_for(redis)))
     return _context[1]
 
 

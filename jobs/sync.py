@@ -102,10 +102,14 @@ class Sync:
 
     def sync_task(self, task_id: int) -> SyncReport:
         """A task event's hint: re-read that task now."""
+        return self.sync_tasks([task_id])
+
+    def sync_tasks(self, task_ids: list[int]) -> SyncReport:
+        """Task events' hints: re-read these tasks now, together (batched)."""
         before = sum(self.rest.requests_made.values())
-        self._refresh_tasks([task_id])
-        self._reread_tasks([task_id])
-        self.report.requests = sum(self.rest.requests_made.values()) - before
+        self._refresh_tasks(task_ids)
+        self._reread_tasks(task_ids)
+        self.report.requests += sum(self.rest.requests_made.values()) - before
         return self.report
 
     # ------------------------------------------------------------ steps

@@ -46,10 +46,33 @@ def sync_portal(portal_id: int, reconcile: bool = False, full: bool = False) -> 
 
 
 def sync_task(portal_id: int, task_id: int) -> dict:
-    """A task event's hint: re-read that task's records and metadata."""
+    """Re-read one task's records and metadata (kept for jobs queued before
+    `sync_hinted_tasks`, and for scripts)."""
     ctx = context()
     report: SyncReport = Sync(ctx.sessions, ctx.rest(portal_id), portal_id).sync_task(task_id)
     return report.__dict__
+
+
+HINT_ROUNDS = 100
+
+
+def sync_hinted_tasks(portal_id: int) -> dict:
+    """Task events' hints (jobs/hints.py): re-read every task they named
+    since the last run, together, and again for what they named meanwhile,
+    until none waits: an event that found this run (and the one queued
+    after it) already started queues nothing, and is read here. What a
+    round took is given back to the next run unless the round finishes."""
+    ctx = context()
+    sync = Sync(ctx.sessions, ctx.rest(portal_id), portal_id)
+    read = 0
+    for _ in range(HINT_ROUNDS):  # bounded: a portal's endless stream must not hold a worker forever
+        task_ids = ctx.hints.take(portal_id)
+        if not task_ids:
+            break
+        sync.sync_tasks(task_ids)
+        ctx.hints.done(portal_id, task_ids)
+        read += len(task_ids)
+    return {"tasks": read, **sync.report.__dict__}
 
 
 def close_periods(now: datetime | None = None) -> dict:
@@ -92,7 +115,6 @@ def drain_offline(portal_id: int) -> dict:
                 fields = data.get(side)
                 if isinstance(fields, dict) and str(fields.get("ID", "")).isdecimal():
                     task_ids.add(int(fields["ID"]))
-    sync = Sync(ctx.sessions, rest, portal_id)
-    for task_id in sorted(task_ids):
-        sync.sync_task(task_id)
+    if task_ids:
+        Sync(ctx.sessions, rest, portal_id).sync_tasks(sorted(task_ids))
     return {"tasks": sorted(task_ids)}

@@ -243,8 +243,8 @@ def test_a_burst_of_task_events_checks_the_token_with_the_database_once(emu, liv
         sa_event.remove(hb.engine, "before_cursor_execute", record)
     portal_id = hb.known_tokens.portal(p.member_id, hb.box.digest(token))
     assert portal_id is not None
-    assert sorted(k for k in hb.runner.pending if k.startswith("task-")) == \
-        sorted(f"task-{portal_id}-{task + n}" for n in range(10))
+    assert hb.hints.waiting[portal_id] == {task + n for n in range(10)}  # ten tasks named, one job
+    assert [k for k in hb.runner.pending if k.startswith("hints-")] == [f"hints-{portal_id}"]
     emu.uninstall(p, CLIENT_ID)
     emu.flush_events()
     assert hb.known_tokens.portal(p.member_id, hb.box.digest(token)) is None
@@ -281,7 +281,8 @@ def test_the_fast_path_answers_a_proven_task_event_as_flask_does(emu, live):
     by_fast_path = requests.post(url + "/events", data=form, timeout=10)
     assert (by_fast_path.status_code, by_fast_path.content, by_fast_path.headers["Content-Type"]) == \
         (by_flask.status_code, by_flask.content, by_flask.headers["Content-Type"])
-    assert [key for key in hb.runner.pending if key.startswith("task-")] == [f"task-1-{task}"]
+    assert [key for key in hb.runner.pending if key.startswith("hints-")] == ["hints-1"]
+    assert hb.hints.waiting[1] == {task}
     # Passed on to Flask, which refuses them as before:
     assert requests.post(url + "/events?x=1", data={**form, "auth[application_token]": "forged"},
                          timeout=10).status_code == 403

@@ -198,6 +198,33 @@ def test_worker_process_syncs_the_portal_and_a_waiting_job_is_queued_once(redis,
     assert queue.job_ids == [f"task-{w.portal_id}-{task}"]  # result_ttl=0: the id is free once the job ends
 
 
+def test_hints_for_many_tasks_are_read_by_one_job_in_two_requests(redis, emu, sqlite_url, sqlite_sessions, tmp_path):
+    """What the web processes leave in Redis (jobs/hints.py) the worker takes
+    whole: every task the events named re-read together, in batches."""
+    from jobs.hints import RedisHints
+
+    sessions = sqlite_sessions
+    p = portal(emu)
+    w = wire_portal(emu, p, sessions, mode="integrator")
+    w.sync().run(reconcile=True, full=True)
+    staff = p.staff[0][0]
+    for task_id in sorted(p.tasks):  # time logged on every task; each task's event
+        p.add_time(task_id, staff, 1800, datetime.now(timezone.utc) - timedelta(hours=1))
+    runner, queue, hints = RqRunner(redis), Queue(QUEUE, connection=redis), RedisHints(redis)
+    for task_id in sorted(p.tasks) * 3:
+        hints.add(w.portal_id, task_id)
+        runner.enqueue(tasks.sync_hinted_tasks, w.portal_id, job_id=f"hints-{w.portal_id}")
+    assert queue.job_ids == [f"hints-{w.portal_id}"]
+    emu.requests.clear()
+
+    run_worker(worker_env(emu, sqlite_url, tmp_path), tmp_path, "worker")
+
+    assert queue.count == 0 and FailedJobRegistry(QUEUE, connection=redis).count == 0
+    assert_converged(w)
+    assert emu.requests["batch"] == 2 and sum(emu.requests.values()) <= 3, emu.requests  # (+ a token refresh)
+    assert hints.take(w.portal_id) == []
+
+
 def test_worker_killed_mid_sync_leaves_a_job_a_new_worker_recovers(redis, emu, pg_engine, tmp_path):
     """The worker and its work-horse die with SIGKILL in the middle of a
     sync (on PostgreSQL: the open transaction dies with the connection).
