@@ -214,7 +214,7 @@ def _hint(hb, portal_id: int, data: object) -> None:
     meanwhile (jobs/hints.py; the sync stays the truth)."""
     task_id = _task_id(data if isinstance(data, dict) else {})
     if task_id is not None:
-        if hb.hints.add(portal_id, task_id):  # else the event that added it queued the run
+        if hb.hints.add(portal_id, task_id):  # else an event since the last run's take queued one
             hb.runner.enqueue(hb.jobs.sync_hinted_tasks, portal_id, job_id=f"hints-{portal_id}")
 
 
