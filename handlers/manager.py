@@ -49,6 +49,7 @@ from reports.models import ReportSettings, SentReport, settings_of
 from . import db, frames
 from .cabinet import cabinet_url
 from .fields import Form
+from .i18n import hours
 from .views import account_view, frame_ancestors, secure
 from .widget import refused, render_frame
 
@@ -815,7 +816,37 @@ def audit_changes(event: AuditEvent) -> list[tuple[str, Any, Any]]:
     except ValueError:
         return []
     keys = [k for k in dict.fromkeys([*before, *after]) if before.get(k) != after.get(k)]
-    return [(k, before.get(k), after.get(k)) for k in keys][:8]
+    changes = []
+    for k in keys[:8]:
+        old, new = before.get(k), after.get(k)
+        if isinstance(old, list) and isinstance(new, list):  # a list that grew (terms): what was added
+            old, new = None, [item for item in new if item not in old] or new
+        changes.append((_audit_key(k), _audit_value(k, old), _audit_value(k, new)))
+    return changes
+
+
+def _audit_key(key: str) -> str:
+    """hours_s → hours, price_minor → price: the unit is in the value."""
+    for suffix in ("_s", "_minor"):
+        if key.endswith(suffix) and len(key) > len(suffix):
+            return key[: -len(suffix)]
+    return key
+
+
+def _audit_value(key: str, value: Any) -> Any:
+    """Seconds as hours and minor units as money, as everywhere else on the
+    page, also inside the rows a change stores (a tariff's terms)."""
+    if isinstance(value, dict):
+        return ", ".join(f"{_audit_key(k)}: {_audit_value(k, v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return "; ".join(str(_audit_value(key, item)) for item in value)
+    if type(value) is not int:
+        return value
+    if key.endswith("_s"):
+        return hours(value)
+    if key.endswith("_minor"):
+        return money(value)
+    return value
 
 
 @bp.app_template_global()

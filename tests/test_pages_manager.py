@@ -707,6 +707,19 @@ def test_a_company_taken_by_another_client_is_refused_in_russian(world):
 # ---------------------------------------------------------------- portal actions
 
 
+def test_the_change_log_shows_hours_and_money_as_the_page_does(world):
+    """A tariff change in the log: "hours: 40 ч → 80 ч", never seconds or kopecks."""
+    account = make_account(world)
+    token = world.token()
+    response = world.post(f"/app/account/{account}/contract_retainer", token,
+                          {"tariff": "80", "price": "190 000,50"})
+    assert response.status_code == 303, page_text(response.text)[:300]
+    markup = world.get(f"/app/account/{account}", token).text
+    log = page_text(markup.split('id="audit"', 1)[1])
+    assert "hours: 80 ч" in log and "price: 190 000,50 ₽" in log
+    assert "hours_s" not in log and "288000" not in log and "19000050" not in log
+
+
 def test_the_time_zone_is_shown_and_changed(world):
     token = world.token()
     page = world.get("/app/home", token)
