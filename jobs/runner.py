@@ -109,7 +109,8 @@ class RqRunner:
     (failed, stopped, canceled: kept a week for inspection) is freed, or
     that task's events would queue nothing for a week."""
 
-    WAITING = frozenset({b"queued", b"scheduled", b"deferred"})
+    WAITING = frozenset({"queued", "scheduled", "deferred"})
+    ALIVE = WAITING | {"started"}  # a job in one of these is never freed
 
     def __init__(self, redis: Any, queue_name: str = "hourbook") -> None:
         from rq import Queue
@@ -124,8 +125,9 @@ class RqRunner:
             self._enqueue(func, args, None)
             return
         for candidate in (job_id, job_id + "-again"):
-            status = self.redis.hget(Job.key_for(candidate), "status")
-            if status == b"started":
+            found = self.redis.hget(Job.key_for(candidate), "status")
+            status = found.decode() if found is not None else None
+            if status == "started":
                 continue
             if status in self.WAITING:
                 return  # it will read the portal's latest state
@@ -151,12 +153,13 @@ class RqRunner:
 
     def _free(self, job_id: str) -> None:
         from rq.exceptions import NoSuchJobError
-        from rq.job import Job
+        from rq.job import Job, JobStatus
 
         try:
             job = Job.fetch(job_id, connection=self.redis)
         except NoSuchJobError:
             return
-        if job.get_status(refresh=False) not in ("queued", "scheduled", "deferred", "started"):
-            log.warning("job %s ended %s; queued again", job_id, job.get_status(refresh=False))
+        status = JobStatus(job.get_status(refresh=False)).value
+        if status not in self.ALIVE:  # read again: another process may have queued the id since
+            log.warning("job %s ended %s; queued again", job_id, status)
             job.delete()
