@@ -16,7 +16,7 @@ import click
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-from b24.emulator import Emulator, scenario
+from emulators.bitrix24 import Emulator, scenario
 from b24.models import SyncState
 from ledger import calendar as cal
 from ledger.balance import balance

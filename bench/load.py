@@ -443,9 +443,9 @@ def jobs_done(procs: Processes) -> dict[str, int]:
 
 
 def event_payloads(emu, p, port: int, rng: random.Random, count: int) -> list[bytes]:
-    """ONTASKUPDATE as the emulator delivers it (b24/emulator/events.py), one
+    """ONTASKUPDATE as the emulator delivers it (emulators/bitrix24/events.py), one
     per task, then a seeded random sequence of them."""
-    from b24.emulator.php import flatten
+    from emulators.bitrix24.php import flatten
 
     install = p.installs[CLIENT_ID]
     handlers = [b for b in install.bindings if b.event == "ONTASKUPDATE" and not b.offline]
@@ -527,7 +527,7 @@ def hint_cost(connection, n: int = 5000) -> list[dict]:
 
 def run(plan: Plan) -> list[dict]:
     from app import create_app
-    from b24.emulator import Emulator, scenario
+    from emulators.bitrix24 import Emulator, scenario
     from b24.models import SyncState
     from demo import setup_contracts
     from handlers.frames import Frame, issue

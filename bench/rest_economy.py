@@ -3,7 +3,7 @@ what a small Bitrix24 timesheet app spends on the same portal.
 
     .venv/bin/python -m bench.rest_economy [--quick]
 
-An emulated client portal (b24/emulator, in-process, over real HTTP) with
+An emulated client portal (emulators/bitrix24, in-process, over real HTTP) with
 2,000 tasks, 50,000 time records dated in the twelve months before this one
 (history; the ledger has closed those months) and 10,000 in this month (the
 open period). One account, a running 40 h retainer since twelve months ago,
@@ -54,8 +54,8 @@ from sqlalchemy import select
 
 import b24.models  # noqa: F401  (SyncState and the other b24 tables must be mapped)
 from b24.client import Rest, WebhookAuth
-from b24.emulator import Emulator
-from b24.emulator.state import Portal as EmuPortal
+from emulators.bitrix24 import Emulator
+from emulators.bitrix24.state import Portal as EmuPortal
 from jobs.sync import LOOKBACK, Sync, SyncReport
 from bench import common
 from bench.common import figures_table, log, stop_on_problems

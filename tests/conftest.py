@@ -118,8 +118,8 @@ def session(engine: Engine) -> Iterator[Session]:
 
 @pytest.fixture
 def emu():
-    """A local Bitrix24 (b24/emulator/): portals, the OAuth server, events."""
-    from b24.emulator import Emulator
+    """A local Bitrix24 (emulators/bitrix24/): portals, the OAuth server, events."""
+    from emulators.bitrix24 import Emulator
 
     with Emulator() as e:
         yield e

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 import b24.models  # noqa: F401  (its tables are in the metadata too)
 import demo
-from b24.emulator import Emulator, scenario
+from emulators.bitrix24 import Emulator, scenario
 from jobs import context as jobs_context
 from jobs.sync import Sync
 from ledger import calendar as cal

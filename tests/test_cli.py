@@ -1,4 +1,4 @@
-"""The command line (`python app.py …`), end to end through `app.cli`.
+"""The command line (`python app.py …`), end to end through `commands.cli`.
 
 Every command runs against a fresh SQLite file under tmp_path (DATABASE_URL
 and INSTANCE_PATH in the environment, which `settings.load` reads) and a
@@ -15,6 +15,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import create_engine, func, select, text
 
 import app
+import commands
 from ledger.models import Base
 
 H = 3600
@@ -25,7 +26,7 @@ TERMS = ("allocation_s", "rollover_in_s", "stage_budget_s", "adjustment_s", "con
 
 
 class Hourbook:
-    """`app.cli` on one temporary database, with a fixed clock."""
+    """`commands.cli` on one temporary database, with a fixed clock."""
 
     def __init__(self, tmp_path: Path) -> None:
         self.db = tmp_path / "x.db"
@@ -33,7 +34,7 @@ class Hourbook:
 
     def run(self, *args: str, now: str | None = NOW) -> Result:
         argv = (["--now", now] if now else []) + list(args)
-        return self.runner.invoke(app.cli, argv)
+        return self.runner.invoke(commands.cli, argv)
 
     def ok(self, *args: str, now: str | None = NOW) -> Result:
         result = self.run(*args, now=now)

@@ -8,7 +8,7 @@ import time
 import redis
 
 from b24.client import Rest, WebhookAuth
-from b24.emulator import Emulator
+from emulators.bitrix24 import Emulator
 from b24.limits import LocalBucket, RedisBucket
 
 

@@ -612,6 +612,7 @@ def test_the_monday_after_a_dst_change_is_due_at_the_local_send_hour(jobs, emu):
 def cli(jobs, monkeypatch):
     """`python app.py …` in this process, on the jobs' database and instance."""
     import app
+    import commands
 
     monkeypatch.setenv("DATABASE_URL", jobs.config["DATABASE_URL"])
     monkeypatch.setenv("INSTANCE_PATH", jobs.config["INSTANCE_PATH"])
@@ -627,7 +628,7 @@ def cli(jobs, monkeypatch):
         return apps[-1]
 
     monkeypatch.setattr(app, "create_app", create_app)
-    yield lambda *argv: CliRunner().invoke(app.cli, list(argv))
+    yield lambda *argv: CliRunner().invoke(commands.cli, list(argv))
     for built in apps:
         built.extensions["hourbook"].engine.dispose()
 

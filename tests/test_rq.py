@@ -26,7 +26,7 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegis
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
-from b24.emulator import Faults, scenario
+from emulators.bitrix24 import Faults, scenario
 from b24.models import SyncState
 from jobs import tasks
 from jobs.runner import RETRY_INTERVALS_S, RqRunner

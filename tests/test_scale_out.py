@@ -18,7 +18,7 @@ import pytest
 import redis as redis_lib
 from sqlalchemy import func, select
 
-from b24.emulator import Emulator
+from emulators.bitrix24 import Emulator
 from ledger.db import make_engine
 from reports.models import SentReport
 from tests.conftest import empty_redis, pg_schema

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pytest
 
-from b24.emulator import Emulator
+from emulators.bitrix24 import Emulator
 from tests.simulation.cases import PG_SEEDS, play, seeds, stage  # noqa: F401  (stage is a fixture)
 from tests.simulation.runner import fresh_database
 from tests.simulation.world import simulate

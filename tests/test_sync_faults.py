@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from b24.client import AuthDead, Rest, Transient
-from b24.emulator import Emulator, Faults, scenario
+from emulators.bitrix24 import Emulator, Faults, scenario
 from b24.models import PortalAuth, SyncState
 from jobs import tasks
 from jobs.runner import InProcessRunner

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from b24.emulator import Emulator
+from emulators.bitrix24 import Emulator
 from ledger.db import make_engine, make_session_factory
 from tests.live import assert_converged, wire_portal
 

@@ -10,8 +10,8 @@ import requests
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from app import cli
-from b24.emulator import Emulator
+from commands import cli
+from emulators.bitrix24 import Emulator
 from ledger.models import Base, Portal, TimeEntry
 from tests.live import serve_app
 

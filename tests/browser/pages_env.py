@@ -37,7 +37,7 @@ from typing import Any
 from sqlalchemy import select
 
 import demo
-from b24.emulator import Emulator, scenario
+from emulators.bitrix24 import Emulator, scenario
 from jobs import context as jobs_context
 from jobs.sync import Sync
 from ledger import calendar as cal

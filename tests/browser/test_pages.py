@@ -1,5 +1,5 @@
 """Hourbook's pages in a real browser, opened the way a portal opens them:
-through the emulator's portal shell (b24/emulator/SHELL.md), which POSTs the
+through the emulator's portal shell (emulators/bitrix24/SHELL.md), which POSTs the
 frame fields into the iframe and answers the SDK's postMessage protocol.
 
 One world for the module (tests/browser/pages_env.py): the demo

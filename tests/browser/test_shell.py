@@ -1,4 +1,4 @@
-"""The portal shell (b24/emulator/shell.py) in a real browser, with a
+"""The portal shell (emulators/bitrix24/shell.py) in a real browser, with a
 throwaway frame app that uses the vendored slim b24jssdk build
 (static/vendor/b24jssdk/b24jssdk.frame.min.js, built by tools/vendor-b24jssdk)
 the way our frame.js will: initializeB24Frame, then keep the frame as tall as
@@ -25,7 +25,7 @@ import pytest
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from b24.emulator.state import PlacementBinding
+from emulators.bitrix24.state import PlacementBinding
 
 from .conftest import shot
 

@@ -18,7 +18,7 @@ import requests
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from b24.emulator.php import flatten
+from emulators.bitrix24.php import flatten
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "b24-examples"
 APP_ID, APP_SECRET = "app.5f1c0e2a9b7d31.40212345", "Xy9secretXy9secretXy9secretXy9secretXy9secret00"

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from b24.emulator import Faults
-from b24.emulator.php import parse_pairs
+from emulators.bitrix24 import Faults
+from emulators.bitrix24.php import parse_pairs
 
 from .conftest import EXAMPLES, assert_shape, assert_wire_shape, call, example
 

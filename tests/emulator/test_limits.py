@@ -6,7 +6,7 @@ import time
 import pytest
 import requests
 
-from b24.emulator import Faults, clock
+from emulators.bitrix24 import Faults, clock
 
 from .conftest import call
 

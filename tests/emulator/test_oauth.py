@@ -6,8 +6,8 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import requests
 
-from b24.emulator import Faults, clock
-from b24.emulator.php import parse_pairs
+from emulators.bitrix24 import Faults, clock
+from emulators.bitrix24.php import parse_pairs
 
 from .conftest import APP_ID, APP_SECRET, assert_shape, assert_wire_shape, call, example
 

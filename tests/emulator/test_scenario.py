@@ -4,8 +4,8 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timezone
 
-from b24.emulator import Emulator
-from b24.emulator.scenario import demo, generate, load
+from emulators.bitrix24 import Emulator
+from emulators.bitrix24.scenario import demo, generate, load
 
 from .conftest import call
 

@@ -1,4 +1,4 @@
-"""The portal shell page (b24/emulator/shell.py), server side: the entry form
+"""The portal shell page (emulators/bitrix24/shell.py), server side: the entry form
 a browser would submit into the app frame, and the endpoints behind the
 page's refreshAuth / installFinish. The browser side is tests/browser/."""
 from __future__ import annotations

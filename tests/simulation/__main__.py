@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from b24.emulator import Emulator
+from emulators.bitrix24 import Emulator
 
 from .runner import fresh_database
 from .world import AppServer, simulate

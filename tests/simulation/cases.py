@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from b24.emulator import Emulator
+from emulators.bitrix24 import Emulator
 
 from .runner import fresh_database
 from .world import AppServer, Outcome, simulate

@@ -29,7 +29,7 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
 from sqlalchemy import func, select
 
-from b24.emulator import Emulator
+from emulators.bitrix24 import Emulator
 from jobs import tasks
 from jobs.runner import RqRunner
 from ledger import calendar as cal

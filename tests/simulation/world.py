@@ -24,8 +24,8 @@ import requests
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-from b24.emulator import Emulator, Faults
-from b24.emulator import clock as emu_clock
+from emulators.bitrix24 import Emulator, Faults
+from emulators.bitrix24 import clock as emu_clock
 from b24.models import PortalAuth
 from jobs import context as jobs_context
 from jobs import schedule

@@ -1,4 +1,4 @@
-"""`python -m b24.emulator --port 8100`: the emulator on its own, with the demo portal.
+"""`python -m emulators.bitrix24 --port 8100`: the emulator on its own, with the demo portal.
 
 Prints the portal's REST base, an admin webhook and the OAuth endpoints,
 then serves until Ctrl-C. `--app CLIENT_ID --secret S --handler URL`
@@ -15,7 +15,7 @@ from .scenario import demo
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m b24.emulator", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m emulators.bitrix24", description=__doc__.splitlines()[0])
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=8100)
     ap.add_argument("--domain", default="integrator.bitrix24.test")

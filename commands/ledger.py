@@ -1,6 +1,7 @@
 """The ledger's command line: everything a manager can set, scriptable, with
-`--json` for other tools. `app.py` mounts these commands and hands them a
-session factory and a clock through the click context."""
+`--json` for other tools. `commands` mounts these beside the app's own and hands
+them a session factory and a clock through the click context; the ledger
+package itself holds only the rules."""
 from __future__ import annotations
 
 import json
@@ -15,9 +16,9 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import calendar as cal
-from .balance import balance as period_balance
-from .contracts import (
+from ledger import calendar as cal
+from ledger.balance import balance as period_balance
+from ledger.contracts import (
     POLICY_FIELDS,
     LedgerError,
     Policies,
@@ -37,10 +38,10 @@ from .contracts import (
     set_upfront,
     stages_of,
 )
-from .hours import format_hm, parse_hours
-from .models import Account, AccountBinding, Contract, Portal, TeamMember
-from .periods import contract_at, term_for
-from .verify import verify
+from ledger.hours import format_hm, parse_hours
+from ledger.models import Account, AccountBinding, Contract, Portal, TeamMember
+from ledger.periods import contract_at, term_for
+from ledger.verify import verify
 
 
 # Ids and prices are 64-bit integers in the database; a bigger number is a typo
