@@ -10,6 +10,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -127,14 +128,16 @@ def _synced(hb: Any, portal_id: int) -> int:
             TimeEntry.portal_id == portal_id, TimeEntry.deleted.is_(False))).scalar_one()
 
 
-def run(port: int, emulator_port: int, instance: Path, serve: bool) -> None:
+def run(create_app: Callable[[dict], Any], port: int, emulator_port: int, instance: Path, serve: bool) -> None:
+    """`create_app` is the app factory (app.create_app), handed in by the command
+    line so the demo and the app need not import each other."""
     # Ctrl-C (and a plain `kill`) stop both servers, whenever it comes, even
     # from a shell that had SIGINT ignored for background jobs.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     servers: list[Any] = []
     try:
-        _run(port, emulator_port, instance, serve, servers)
+        _run(create_app, port, emulator_port, instance, serve, servers)
     except KeyboardInterrupt:
         click.echo("stopping …")
     finally:
@@ -142,9 +145,8 @@ def run(port: int, emulator_port: int, instance: Path, serve: bool) -> None:
             stop()
 
 
-def _run(port: int, emulator_port: int, instance: Path, serve: bool, servers: list[Any]) -> None:
-    from app import create_app
-
+def _run(create_app: Callable[[dict], Any], port: int, emulator_port: int, instance: Path, serve: bool,
+         servers: list[Any]) -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no request log in the demo's output
     now = datetime.now(timezone.utc)
     emu = Emulator().start(port=emulator_port)

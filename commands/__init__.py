@@ -56,7 +56,7 @@ def demo(port: int, emulator_port: int, serve: bool) -> None:
     """A local Bitrix24 portal with three clients, Hourbook installed into it and synced."""
     import demo as demo_module
 
-    demo_module.run(port, emulator_port, Path(settings.load().get("INSTANCE_PATH")), serve)
+    demo_module.run(_create_app, port, emulator_port, Path(settings.load().get("INSTANCE_PATH")), serve)
 
 
 @cli.command()
