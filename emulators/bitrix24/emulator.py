@@ -50,6 +50,7 @@ class Emulator:
         self._buckets: dict[str, LeakyBucket] = {}
         self.requests: Counter = Counter()   # HTTP requests served, by method ("batch", "oauth/token", …)
         self.calls: Counter = Counter()      # method executions, each batch command included
+        self.refused: Counter = Counter()    # requests the leaky bucket refused (503), by method
         self.events_sent: list[dict] = []    # deliveries made: event, handler, status_code, payload, form
         self.events_dropped: list[dict] = []  # deliveries Faults.drop_events swallowed
         self.messages: list[dict] = []       # im.message.add / im.notify.* calls received

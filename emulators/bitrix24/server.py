@@ -138,6 +138,8 @@ class EmulatorApp:
         with emu.lock:
             admitted = portal.rate_limit is None or emu.bucket(domain).admit(time.monotonic(), *portal.rate_limit)
         if not admitted:
+            with emu.lock:
+                emu.refused[name] += 1
             return _json(errors.query_limit().body(), 503)
         faults = emu.faults
         if faults.chance(faults.fail_calls):

@@ -73,6 +73,23 @@ def _int(value, what: str) -> int:
         raise errors.core(WRONG_PARAMS + f" ({what})") from None
 
 
+def _arg(args: list, position: int, name: str, action: str) -> int:
+    """A positional integer argument, refused in the portal's own words when
+    it is not one. Seen from real portals (b24phpsdk issue #180, a TASKID sent
+    in the wrong place): `TASKS_ERROR_EXCEPTION_#256; Param #0 (taskId) for
+    method ctaskelapseditem::getlist() expected to be of type "integer", but
+    given something else.; 256/TE/WRONG_ARGUMENTS`. This is what a client
+    that adds parameters of its own meets (fast_bitrix24's `__order` inside
+    batch commands shifts every value by one)."""
+    value = args[position]
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        raise errors.core(
+            f"TASKS_ERROR_EXCEPTION_#256; Param #{position} ({name}) for method ctaskelapseditem::{action}() "
+            f'expected to be of type "integer", but given something else.; 256/TE/WRONG_ARGUMENTS') from None
+
+
 def _task(call: Call, task_id: int):
     task = call.portal.tasks.get(task_id)
     if task is None:
@@ -102,7 +119,7 @@ def getlist(call: Call) -> Page:
     if args and is_array(args[0]):
         args = [0, *args]   # no TASKID: the first value is ORDER (facts §4.1)
     args += [None] * (5 - len(args))
-    task_id = _int(args[0] or 0, "TASKID")
+    task_id = _arg([args[0] or 0], 0, "taskId", "getlist")
     order, filt, select, params = args[1], args[2], args[3], args[4]
     for key in (as_dict(order) if order else {}):
         if str(key).upper() not in SORTABLE:
@@ -129,7 +146,7 @@ def getlist(call: Call) -> Page:
 @method("task.elapseditem.get", scope="task")
 def get(call: Call):
     args = call.positional() + [None, None]
-    rec = _record(call, _int(args[0], "TASKID"), _int(args[1], "ITEMID"))
+    rec = _record(call, _arg(args, 0, "taskId", "get"), _arg(args, 1, "itemId", "get"))
     row = record_row(call.portal, rec)
     return [row] if call.portal.elapseditem_get_as_list else row
 
