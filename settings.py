@@ -73,6 +73,9 @@ def load(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         # Run jobs and the schedule in this process (the demo, `serve` without
         # Redis); command-line tools and tests leave it off.
         "START_RUNNER": str(pick("START_RUNNER", "0")).lower() in ("1", "true", "yes"),
+        # Write every REST exchange with the portals here, redacted (b24/recording.py):
+        # live answers that become conformance tests (tests/conformance/).
+        "RECORD_DIR": given.get("RECORD_DIR") or pick("HOURBOOK_RECORD_DIR") or None,
     }
     for key, value in given.items():
         config.setdefault(key, value)

@@ -129,6 +129,10 @@ class Rest:
     sleep: Callable[[float], None] = time.sleep
     http: requests.Session = field(default_factory=requests.Session)
     requests_made: Counter = field(default_factory=Counter)
+    # b24.recording.Recorder: every exchange, redacted, to a file; by default
+    # when HOURBOOK_RECORD_DIR is set (the web process records its installs,
+    # frames and syncs alike), else when the caller passes one (RECORD_DIR).
+    recorder: Callable[..., Any] | None = field(default_factory=lambda: _recorder_from_environment())
 
     def call(self, method: str, params: Any = None) -> dict[str, Any]:
         """The whole answer (`result`, `total`, `next`, `time`) of one method."""
@@ -152,9 +156,11 @@ class Rest:
                                           headers={"Content-Type": "application/json",
                                                    "User-Agent": "Hourbook/1.0"})
             except (requests.Timeout, requests.ConnectionError) as err:
+                self._record(method, params, 0, None, token)
                 self._wait(attempt, method, Transient("TIMEOUT", str(err), 0, method))
                 continue
             answer = _json(response)
+            self._record(method, params, response.status_code, answer, token)
             error = answer.get("error") if isinstance(answer, dict) else "ERROR_UNEXPECTED_ANSWER"
             if not error and response.status_code == 200:
                 return answer
@@ -173,6 +179,14 @@ class Rest:
                 continue
             raise RestError(code, description, response.status_code, method)
         raise Transient("RETRIES_EXHAUSTED", f"{method} failed {self.retries + 1} times", 0, method)
+
+    def _record(self, method: str, params: Any, status: int, answer: Any, token: str | None) -> None:
+        if self.recorder is None:
+            return
+        from .recording import endpoint_secrets
+
+        self.recorder(method, params if params is not None else {}, status, answer,
+                      secrets=[token or "", *endpoint_secrets(self.auth.endpoint())])
 
     def _wait(self, attempt: int, method: str, error: Transient) -> None:
         if attempt >= self.retries:
@@ -196,6 +210,12 @@ class Rest:
             return value if isinstance(value, dict) else {}
 
         return BatchResult(part("result"), part("result_error"), part("result_total"), part("result_next"))
+
+
+def _recorder_from_environment() -> Any:
+    from .recording import from_environment
+
+    return from_environment()
 
 
 def _json(response: requests.Response) -> Any:

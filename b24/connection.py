@@ -162,8 +162,13 @@ _LOCAL: dict[tuple, LocalBucket] = {}
 
 
 def rest_for(sessions: sessionmaker[Session], portal_id: int, box: SecretBox, app: AppCredentials | None,
-             limiter: Limiter | None = None, **rest_options: Any) -> Rest:
-    """The gateway to one portal, by how it is connected."""
+             limiter: Limiter | None = None, record_dir: str | None = None, **rest_options: Any) -> Rest:
+    """The gateway to one portal, by how it is connected; with `record_dir`,
+    every exchange is also written there, redacted (b24/recording.py)."""
+    if record_dir:
+        from .recording import Recorder
+
+        rest_options.setdefault("recorder", Recorder(record_dir))
     with sessions() as s:
         auth = s.get(PortalAuth, portal_id)
         if auth is None:

@@ -36,6 +36,17 @@ class AppContext(ledger_cli.CliContext):
     def sessions(self) -> Session:  # type: ignore[override]
         return self.app.extensions["hourbook"].sessions()
 
+    def record_to(self, folder: str | None) -> None:
+        """`--record DIR`: the portal exchanges of this command go to DIR,
+        redacted (b24/recording.py). Said before the app is built."""
+        if folder:
+            assert self._app is None, "record_to() must come before the app is built"
+            self._overrides = {**(self._overrides or {}), "RECORD_DIR": folder}
+
+
+RECORD_OPTION = click.option("--record", "record_dir", type=click.Path(file_okay=False),
+                             help="Save every REST request and answer here, redacted, one file per call.")
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--now", hidden=True, help="Run as if it were this instant (ISO 8601 with offset).")
@@ -82,9 +93,11 @@ def connect(ctx: AppContext, url: str, integrator: bool, events_token: str | Non
 @cli.command()
 @click.option("--full", is_flag=True, help="Also re-read the open periods and every task's metadata.")
 @click.option("--portal", "portal_id", type=int, help="Only this portal.")
+@RECORD_OPTION
 @click.pass_obj
-def sync(ctx: AppContext, full: bool, portal_id: int | None) -> None:
+def sync(ctx: AppContext, full: bool, portal_id: int | None, record_dir: str | None) -> None:
     """Sync time records from the portal(s) now."""
+    ctx.record_to(record_dir)
     from b24.client import RestError
     from jobs.context import context as job_context
     from jobs.sync import Sync

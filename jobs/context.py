@@ -35,7 +35,8 @@ class JobContext:
     def rest(self, portal_id: int, **options: Any) -> Rest:
         limiter = limiter_for(portal_id, self.redis, float(self.config.get("B24_RATE_PER_S", 2.0)),
                               int(self.config.get("B24_BURST", 50)))
-        return rest_for(self.sessions, portal_id, self.box, self.app, limiter=limiter, **options)
+        return rest_for(self.sessions, portal_id, self.box, self.app, limiter=limiter,
+                        record_dir=self.config.get("RECORD_DIR"), **options)
 
 
 _overrides: dict[str, Any] | None = None
