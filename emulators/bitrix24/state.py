@@ -258,6 +258,13 @@ class Portal:
         self._ids[kind] += 1
         return self._ids[kind]
 
+    def reserve_id(self, kind: str, wanted: int) -> None:
+        """The next object of `kind` ("user", "task", "time", "company", …)
+        gets the id `wanted`: seeding the portal from a recorded answer keeps
+        the answer's ids (tests/conformance/)."""
+        with self.emu.lock:
+            self._ids[kind] = wanted - 1
+
     def _emit(self, event: str, data: dict, user_id: int) -> None:
         self.emu.events.emit(self, event, data, user_id)
 
