@@ -1,0 +1,5 @@
+{
+    login: "ZABRTEST" ,
+    password: "test" ,
+    maybe: "Y"
+}
