@@ -99,6 +99,14 @@ class Seeder:
         elif method in ("crm.company.list", "crm.company.get"):
             for row in _as_rows(result):
                 self.company(_id(row.get("ID")), str(row.get("TITLE") or "Company"))
+        elif method == "crm.deal.get":
+            for row in _as_rows(result):
+                did = _id(row.get("ID"))
+                if did is not None and did not in self.p.deal_rows:
+                    company = _id(row.get("COMPANY_ID"))
+                    self.company(company)
+                    self.p.reserve_id("deal", did)
+                    self.p.add_deal(str(row.get("TITLE") or "Deal"), company or 0)
         elif method == "event.get" and self.app_call:
             for row in _as_rows(result):
                 params = {"event": row.get("event"), "handler": row.get("handler")}

@@ -2,8 +2,9 @@
 error codes — not values.
 
 Rules, each for a reason:
-- A null where the pair has one admits any kind: the portal answers null
-  for empty values (TIME_SPENT_IN_LOGS, closedDate) that another record has.
+- A null on either side admits any kind: the portal answers null for
+  empty values (TIME_SPENT_IN_LOGS, closedDate, PROBABILITY) that another
+  record has filled; the key itself must still be there.
 - Dict keys must be the same, except under paths the pair names `lenient`
   (for doc examples that show a field set Hourbook does not ask for).
 - Under paths a pair names `unchecked`, nothing is compared (docs that
@@ -69,7 +70,7 @@ def _merge(items: list) -> tuple[Any, set, set]:
 
 def differences(actual: Any, expected: Any, path: str = "$", lenient: frozenset = frozenset()) -> list[str]:
     found: list[str] = []
-    if expected is None or path in UNCHECKED.get():
+    if expected is None or actual is None or path in UNCHECKED.get():
         return found
     if kind(actual) != kind(expected):
         # PHP sends an empty array as [] where a filled one is an object

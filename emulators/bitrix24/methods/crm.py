@@ -20,6 +20,12 @@ COMPANY_FIELDS = {
 }
 
 
+_ADDRESS = ("", "_2", "_CITY", "_POSTAL_CODE", "_REGION", "_PROVINCE", "_COUNTRY", "_COUNTRY_CODE", "_LOC_ADDR_ID")
+UTM_FIELDS = ("UTM_SOURCE", "UTM_MEDIUM", "UTM_CAMPAIGN", "UTM_CONTENT", "UTM_TERM")
+COMPANY_EMPTY_FIELDS = (*(f"ADDRESS{s}" for s in _ADDRESS), "ADDRESS_LEGAL", *(f"REG_ADDRESS{s}" for s in _ADDRESS),
+                        *UTM_FIELDS)
+
+
 def company_row(p: Portal, c: Company, select=None) -> dict:
     row = {
         "ID": str(c.id), "COMPANY_TYPE": c.company_type, "TITLE": c.title, "LOGO": None, "LEAD_ID": None,
@@ -28,7 +34,12 @@ def company_row(p: Portal, c: Company, select=None) -> dict:
         "BANKING_DETAILS": None, "INDUSTRY": "IT", "REVENUE": "0.00", "CURRENCY_ID": "RUB",
         "EMPLOYEES": "EMPLOYEES_1", "COMMENTS": None, "DATE_CREATE": clock.iso(c.created, p.time_zone),
         "DATE_MODIFY": clock.iso(c.modified, p.time_zone), "OPENED": "Y", "IS_MY_COMPANY": "N",
-        "ORIGINATOR_ID": None, "ORIGIN_ID": None, "ADDRESS": None,
+        "ORIGINATOR_ID": None, "ORIGIN_ID": None, "ORIGIN_VERSION": None,
+        # The address, registered address and UTM fields come back even when
+        # empty (crm-company-get.md; found by tests/conformance).
+        **{name: None for name in COMPANY_EMPTY_FIELDS},
+        "LAST_ACTIVITY_BY": str(c.assigned_by_id), "LAST_ACTIVITY_TIME": clock.iso(c.modified, p.time_zone),
+        "LAST_COMMUNICATION_TIME": None,
     }
     wanted = [str(s).upper() for s in as_list(select) if str(s) not in ("*", "UF_*", "")]
     if wanted:
@@ -67,7 +78,11 @@ def deal_row(p: Portal, d: Deal) -> dict:
             "CREATED_BY_ID": str(d.assigned_by_id), "MODIFY_BY_ID": str(d.assigned_by_id), "DATE_CREATE": at,
             "DATE_MODIFY": at, "OPENED": "Y", "CLOSED": "N", "COMMENTS": None, "CATEGORY_ID": "0",
             "STAGE_SEMANTIC_ID": "P", "IS_NEW": "Y", "IS_RECURRING": "N", "IS_RETURN_CUSTOMER": "N",
-            "IS_REPEATED_APPROACH": "N", "SOURCE_ID": None, "ORIGINATOR_ID": None, "ORIGIN_ID": None}
+            "IS_REPEATED_APPROACH": "N", "SOURCE_ID": None, "ORIGINATOR_ID": None, "ORIGIN_ID": None,
+            # crm-deal-get.md lists these too (found by tests/conformance).
+            "ADDITIONAL_INFO": None, "LOCATION_ID": None, "SOURCE_DESCRIPTION": None,
+            "MOVED_BY_ID": str(d.assigned_by_id), "MOVED_TIME": at, "LAST_ACTIVITY_TIME": at,
+            **{name: None for name in UTM_FIELDS}, "LAST_ACTIVITY_BY": str(d.assigned_by_id)}
 
 
 @method("crm.deal.get", scope="crm")
