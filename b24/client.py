@@ -116,6 +116,17 @@ class BatchResult:
     total: dict[str, int]
     next: dict[str, int]
 
+    @classmethod
+    def of(cls, answer: Mapping[str, Any]) -> BatchResult:
+        """A batch answer's parts; an empty part comes as [] (PHP's empty array)."""
+        body = answer.get("result") or {}
+
+        def part(name: str) -> dict:
+            value = body.get(name) if isinstance(body, dict) else None
+            return value if isinstance(value, dict) else {}
+
+        return cls(part("result"), part("result_error"), part("result_total"), part("result_next"))
+
 
 @dataclass
 class Rest:
@@ -129,6 +140,7 @@ class Rest:
     sleep: Callable[[float], None] = time.sleep
     http: requests.Session = field(default_factory=requests.Session)
     requests_made: Counter = field(default_factory=Counter)
+    last_request_s: float = 0.0
     # b24.recording.Recorder: every exchange, redacted, to a file; by default
     # when HOURBOOK_RECORD_DIR is set (the web process records its installs,
     # frames and syncs alike), else when the caller passes one (RECORD_DIR).
@@ -151,6 +163,7 @@ class Rest:
             if self.limiter is not None:
                 self.limiter.acquire()
             self.requests_made[method] += 1
+            sent_at = time.perf_counter()
             try:
                 response = self.http.post(url, data=json.dumps(body), timeout=self.timeout_s,
                                           headers={"Content-Type": "application/json",
@@ -160,6 +173,7 @@ class Rest:
                 self._wait(attempt, method, Transient("TIMEOUT", str(err), 0, method))
                 continue
             answer = _json(response)
+            self.last_request_s = time.perf_counter() - sent_at  # the wire alone, not the pacing
             self._record(method, params, response.status_code, answer, token)
             error = answer.get("error") if isinstance(answer, dict) else "ERROR_UNEXPECTED_ANSWER"
             if not error and response.status_code == 200:
@@ -202,14 +216,7 @@ class Rest:
             return BatchResult({}, {}, {}, {})
         if len(commands) > MAX_BATCH:
             raise ValueError(f"a batch holds at most {MAX_BATCH} commands")
-        answer = self.call("batch", {"halt": 1 if halt else 0, "cmd": dict(commands)})
-        body = answer.get("result") or {}
-
-        def part(name: str) -> dict:
-            value = body.get(name)
-            return value if isinstance(value, dict) else {}
-
-        return BatchResult(part("result"), part("result_error"), part("result_total"), part("result_next"))
+        return BatchResult.of(self.call("batch", {"halt": 1 if halt else 0, "cmd": dict(commands)}))
 
 
 def _recorder_from_environment() -> Any:

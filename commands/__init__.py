@@ -247,3 +247,8 @@ def _create_app(overrides: Mapping[str, Any] | None) -> Flask:
     from app import create_app
 
     return create_app(overrides)
+
+
+from commands.doctor import doctor  # noqa: E402  (needs RECORD_OPTION and AppContext above)
+
+cli.add_command(doctor)

@@ -258,6 +258,17 @@ class Portal:
         self._ids[kind] += 1
         return self._ids[kind]
 
+    def drop_bindings(self, client_id: str, events: tuple[str, ...] | None = None, placements: bool = True) -> None:
+        """Forget an app's event handlers (the named events, or all) and its
+        widgets, as a portal does when an app is updated and its installer
+        does not bind them again (event-bind.md, facts §1.2)."""
+        with self.emu.lock:
+            install = self.installs[client_id]
+            names = {e.upper() for e in events} if events is not None else None
+            install.bindings = [b for b in install.bindings if names is not None and b.event.upper() not in names]
+            if placements:
+                install.placements = []
+
     def reserve_id(self, kind: str, wanted: int) -> None:
         """The next object of `kind` ("user", "task", "time", "company", …)
         gets the id `wanted`: seeding the portal from a recorded answer keeps

@@ -1,0 +1,171 @@
+"""`python app.py doctor` (b24/doctor.py): passes against the emulator's
+portals, app and webhook, and against a portal that breaks an assumption
+fails the right check with the fix named; writes nothing to the portal."""
+from __future__ import annotations
+
+import copy
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from click.testing import CliRunner
+
+from b24.doctor import FAIL, PASS, READ_METHODS, SKIP, WARN
+from commands import cli
+from emulators.bitrix24 import Emulator, Faults
+from tests.live import CLIENT_ID, serve_app
+
+
+def busy_portal(emu, domain: str = "doctor.bitrix24.test", records: int = 130):
+    p = emu.add_portal(domain)
+    p.rate_limit = None
+    staff = p.add_user("Анна")
+    other = p.add_user("Борис")
+    company = p.add_company("ООО Ромашка")
+    now = datetime.now(timezone.utc)
+    tasks = [p.add_task(f"Задача {i}", staff, crm=(f"CO_{company}",)) for i in range(4)]
+    for i in range(records):
+        p.add_time(tasks[i % 4], staff if i % 3 else other, 300 + i, now - timedelta(hours=i))
+    return p, staff, other
+
+
+def state(p) -> str:
+    """Everything a doctor could change in the portal."""
+    inst = [(i.app.client_id, len(i.events), len(i.placements)) for i in p.installs.values()]
+    return json.dumps([sorted(p.tasks), sorted(p.time), sorted((r["ID"], r["SECONDS"]) for r in p.records()),
+                       sorted(p.users), sorted(p.company_rows), inst], default=str)
+
+
+@pytest.fixture
+def webhook_world(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'hb.db'}")
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
+    monkeypatch.delenv("HOURBOOK_RECORD_DIR", raising=False)
+    with Emulator() as emu:
+        p, staff, other = busy_portal(emu)
+        yield emu, p, staff
+
+
+def run(*args: str, code: int = 0):
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    assert result.exit_code == code, result.output
+    return result.output
+
+
+def rows(output: str) -> dict[str, dict]:
+    (portal,) = json.loads(output).values()
+    return {r["check"]: r for r in portal["checks"]}
+
+
+def test_a_webhook_portal_passes_and_nothing_is_written(webhook_world):
+    emu, p, staff = webhook_world
+    run("connect", "--webhook", p.webhook(1))
+    before, calls_before = state(p), copy.copy(emu.calls)
+    out = run("doctor", "--json")
+    found = rows(out)
+    assert {k: r["status"] for k, r in found.items()} == {
+        "rights": PASS, "positional": PASS, "chain": PASS, "dates": PASS, "task_fields": PASS,
+        "events": SKIP, "placements": SKIP, "limits": PASS, "latency": PASS}, out
+    assert "records = task totals on 4 tasks" in found["rights"]["seen"]
+    assert "75 records of 75" in found["chain"]["seen"]
+    assert state(p) == before
+    called = {m for m, n in (emu.calls - calls_before).items() if n}
+    assert called <= READ_METHODS, called - READ_METHODS
+    table = run("doctor")
+    assert "portal 1: PASS" in table and "PASS  Rights of the connection" in table
+
+
+def test_a_non_admin_webhook_fails_the_rights_check_and_names_the_fix(webhook_world):
+    emu, p, staff = webhook_world
+    run("connect", "--webhook", p.webhook(staff))
+    out = run("doctor", "--json", code=1)
+    rights = rows(out)["rights"]
+    assert rights["status"] == FAIL and "is not an administrator" in rights["seen"]
+    # Анна sees her own tasks whole (rights are per task, facts §4.1): ADMIN is what tells.
+    assert "administrator" in rights["fix"]
+    assert "FAIL  Rights of the connection" in run("doctor", code=1)
+
+
+def test_a_portal_in_another_time_zone_fails_the_dates_check(webhook_world):
+    emu, p, staff = webhook_world
+    run("connect", "--webhook", p.webhook(1))  # Hourbook takes the administrator's zone: Moscow
+    p.users[1].time_zone = "Asia/Vladivostok"  # then the portal moves east
+    p.time_zone = "Asia/Vladivostok"
+    dates = rows(run("doctor", "--json", code=1))["dates"]
+    assert dates["status"] == FAIL and "Asia/Vladivostok" in dates["seen"]
+    assert "Settings → Time zone" in dates["fix"] and "Asia/Vladivostok" in dates["fix"]
+
+
+def test_a_server_in_another_offset_without_an_admin_zone_is_a_warning(webhook_world):
+    emu, p, staff = webhook_world
+    run("connect", "--webhook", p.webhook(1))
+    p.users[1].time_zone = ""
+    p.time_zone = "Asia/Yekaterinburg"
+    dates = rows(run("doctor", "--json"))["dates"]
+    assert dates["status"] == WARN and "UTC+05:00" in dates["seen"]
+
+
+class CannedProbe:
+    """A probe answering from a table: for checks whose broken answers the
+    emulator does not play (a portal that leaves out a selected field)."""
+
+    def __init__(self, answers):
+        self.answers_by_method, self.answers, self.elapsed_s = answers, [], []
+
+    def call(self, method, params=None):
+        answer = self.answers_by_method[method]
+        self.answers.append(answer)
+        return answer
+
+
+def test_a_missing_task_field_fails_with_the_scope_to_grant():
+    from b24.doctor import Portal, check_task_fields
+
+    task = {"id": "1", "title": "x", "status": "2", "groupId": "0", "parentId": "0", "responsibleId": "1",
+            "tags": [], "timeSpentInLogs": None, "changedDate": "2026-11-02T10:00:00+03:00", "closedDate": None}
+    probe = CannedProbe({"tasks.task.list": {"result": {"tasks": [task]}}})
+    (check,) = check_task_fields(probe, Portal("webhook", "Europe/Moscow"))
+    assert check.status == FAIL and check.as_dict()["seen"] == "missing: ufCrmTask" and "crm" in check.fix
+    probe = CannedProbe({"tasks.task.list": {"result": {"tasks": [{**task, "ufCrmTask": []}]}}})
+    assert [c.status for c in check_task_fields(probe, Portal("webhook", "Europe/Moscow"))] == [PASS]
+
+
+def test_an_operating_limit_near_exhaustion_and_slow_answers_are_named(webhook_world):
+    emu, p, staff = webhook_world
+    run("connect", "--webhook", p.webhook(1))
+    p.operating_cost_s = {"batch": 115.0}  # four batches: 460 s of the 480 s in 10 minutes
+    emu.faults = Faults(slow_s=2.2)
+    found = rows(run("doctor", "--json", code=1))
+    assert found["limits"]["status"] == FAIL and "operating budget" in found["limits"]["fix"]
+    assert found["latency"]["status"] == WARN and "network" in found["latency"]["fix"]
+
+
+def test_the_app_portal_passes_then_fails_when_its_events_are_unbound(emu, tmp_path, monkeypatch):
+    monkeypatch.delenv("HOURBOOK_RECORD_DIR", raising=False)
+    p, staff, other = busy_portal(emu, "app-doctor.bitrix24.test")
+    with serve_app(emu, {"DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}", "INSTANCE_PATH": str(tmp_path)}) \
+            as (app, url):
+        emu.install(p, CLIENT_ID)
+        emu.flush_events()
+        app.extensions["hourbook"].runner.drain()
+        from jobs.doctor import diagnose
+
+        with app.app_context():
+            checks = {c.key: c for c in diagnose(1)}
+        assert {k: c.status for k, c in checks.items()} == {
+            "rights": PASS, "positional": PASS, "chain": PASS, "dates": PASS, "task_fields": PASS,
+            "events": PASS, "placements": PASS, "limits": PASS, "latency": PASS}
+        p.drop_bindings(CLIENT_ID, events=("ONTASKUPDATE",))
+        with app.app_context():
+            checks = {c.key: c for c in diagnose(1)}
+        assert checks["events"].status == FAIL and "ONTASKUPDATE" in checks["events"].as_dict()["seen"]
+        assert "Reinstall" in checks["events"].as_dict()["fix"]
+        assert checks["placements"].status == FAIL and "CRM_COMPANY_DETAIL_TAB" in checks["placements"].as_dict()["seen"]
+
+
+def test_doctor_record_saves_its_requests(webhook_world, tmp_path):
+    emu, p, staff = webhook_world
+    run("connect", "--webhook", p.webhook(1))
+    run("doctor", "--record", str(tmp_path / "rec"))
+    methods = {json.loads(f.read_text())["method"] for f in (tmp_path / "rec").glob("*.json")}
+    assert methods <= READ_METHODS and {"profile", "batch", "server.time"} <= methods
