@@ -165,8 +165,11 @@ def check_rights(probe: Probe, portal: Portal) -> Iterable[Check]:
             short.append(f"#{task.get('id')}: {seen} s of {total} s")
     args = {"user": me.get("ID", "?"), "compared": compared, "short": "; ".join(short[:5])}
     if not admin or short:
-        seen_text = ("user %(user)s is not an administrator" if not admin else "user %(user)s") + \
-            ("; records missing on %(short)s" if short else "")
+        if not admin:
+            seen_text = ("user %(user)s is not an administrator; records missing on %(short)s" if short
+                         else "user %(user)s is not an administrator")
+        else:
+            seen_text = "user %(user)s; records missing on %(short)s"
         yield Check("rights", title, FAIL, "an administrator's token: every user's records visible", seen_text,
                     "Connect Hourbook as a portal administrator (install the app as an administrator, or create "
                     "the incoming webhook under an administrator's account with the task scope).", args)
@@ -357,8 +360,8 @@ def check_events(probe: Probe, portal: Portal) -> Iterable[Check]:
             "missing": ", ".join(missing), "url": base}
     if missing:
         yield Check("events", title, FAIL, "%(want)s", "not bound: %(missing)s",
-                    "Open Hourbook's page as a portal administrator and press «Reinstall» (it binds what is "
-                    "missing); check that %(url)s is the address the portal can reach (PUBLIC_URL).", args)
+                    "Press «Bind again» below as a portal administrator (it binds what is missing), and check "
+                    "that %(url)s is an address the portal can reach (PUBLIC_URL).", args)
     else:
         yield Check("events", title, PASS, "%(want)s", "all bound to %(url)s", "", args)
 
@@ -378,8 +381,8 @@ def check_placements(probe: Probe, portal: Portal) -> Iterable[Check]:
     args = {"want": ", ".join(n for n, _ in want), "missing": ", ".join(missing)}
     if missing:
         yield Check("placements", title, FAIL, "%(want)s", "not bound: %(missing)s",
-                    "Open Hourbook's page as a portal administrator and press «Reinstall»; a placement the plan "
-                    "does not offer stays unbound.", args)
+                    "Press «Bind again» below as a portal administrator; a placement the portal's plan does not "
+                    "offer stays unbound.", args)
     else:
         yield Check("placements", title, PASS, "%(want)s", "all bound", "", args)
 
