@@ -224,6 +224,12 @@ def _run(create_app: Callable[[dict], Any], port: int, emulator_port: int, insta
             click.echo(f"    {option.tariff_h:>3} ч × {option.months} мес = "
                        f"{option.total_price_minor // 100:,} ₽ ({option.monthly_price_minor // 100:,} ₽/мес)"
                        .replace(",", " "))
+    from b24.doctor import as_table, worst
+    from jobs.doctor import diagnose
+
+    checks = diagnose(portal_id)
+    click.echo(f"\n  The portal check / проверка портала (python app.py doctor): {worst(checks).upper()}")
+    click.echo(as_table(checks))
     company = p.keys["companies"]["romashka"]
     click.echo("\n  Open in a browser / откройте в браузере:")
     click.echo(f"    CRM card of «Ромашка» (the widget):   {emu.shell_url(p, CLIENT_ID, 1, 'CRM_COMPANY_DETAIL_TAB', {'ID': str(company)})}")

@@ -435,3 +435,17 @@ def worst(checks: Iterable[Check]) -> str:
 def as_json(checks: list[Check]) -> str:
     return json.dumps({"status": worst(checks), "checks": [c.as_dict() for c in checks]}, ensure_ascii=False,
                       indent=2)
+
+
+def as_table(checks: list[Check]) -> str:
+    """Plain text: the result and the check, what was expected and seen,
+    and what to do under a row that needs it."""
+    lines = []
+    for check in checks:
+        d = check.as_dict()
+        lines.append(f"  {check.status.upper():4}  {d['title']}")
+        lines.append(f"        expected: {d['expected']}")
+        lines.append(f"        seen:     {d['seen']}")
+        if check.status != PASS and d["fix"]:
+            lines.append(f"        do:       {d['fix']}")
+    return "\n".join(lines)

@@ -5,9 +5,6 @@ import click
 
 from commands import RECORD_OPTION, AppContext
 
-MARKS = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "skip": "SKIP"}
-
-
 @click.command()
 @click.option("--portal", "portal_id", type=int, help="Only this portal (default: every connected one).")
 @click.option("--json", "as_json", is_flag=True, help="The same rows as JSON.")
@@ -39,19 +36,7 @@ def doctor(ctx: AppContext, portal_id: int | None, as_json: bool, record_dir: st
     else:
         for pid, rows in results.items():
             click.echo(f"portal {pid}: {checks.worst(rows).upper()}")
-            click.echo(table(rows))
+            click.echo(checks.as_table(rows))
     if any(checks.worst(rows) == checks.FAIL for rows in results.values()):
         raise SystemExit(1)
 
-
-def table(rows) -> str:
-    """A plain table: status, check, expected, seen; the fix under a row that needs one."""
-    lines = []
-    for row in rows:
-        d = row.as_dict()
-        lines.append(f"  {MARKS[row.status]:4}  {d['title']}")
-        lines.append(f"        expected: {d['expected']}")
-        lines.append(f"        seen:     {d['seen']}")
-        if row.status in ("fail", "warn", "skip") and d["fix"]:
-            lines.append(f"        do:       {d['fix']}")
-    return "\n".join(lines)
