@@ -19,6 +19,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from emulators.bitrix24.php import flatten
+from tests.conformance.shape import kind
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "b24-examples"
 APP_ID, APP_SECRET = "app.5f1c0e2a9b7d31.40212345", "Xy9secretXy9secretXy9secretXy9secretXy9secret00"
@@ -26,16 +27,6 @@ APP_ID, APP_SECRET = "app.5f1c0e2a9b7d31.40212345", "Xy9secretXy9secretXy9secret
 
 def example(name: str):
     return json.loads((EXAMPLES / name).read_text())
-
-
-def kind(value) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (int, float)):
-        return "number"
-    return type(value).__name__
 
 
 def assert_shape(actual, expected, path: str = "$", subset: bool = False) -> None:
