@@ -262,7 +262,8 @@ def test_demo_serves_until_ctrl_c_and_healthz_waits_for_the_first_sync(tmp_path:
         page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().decode()
         assert "ООО «Ромашка»" in page and "АО «Вектор»" in page and "ИП Соколова" in page
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=20) == 0
+        code = proc.wait(timeout=20)
+        assert code == 0, proc.stdout.read()[-3000:]
         for p in (port, emu_port):
             with pytest.raises(OSError):
                 urllib.request.urlopen(f"http://127.0.0.1:{p}/", timeout=2)
