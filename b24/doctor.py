@@ -98,6 +98,16 @@ class Probe:
             self._profile = self.call("profile").get("result") or {}
         return self._profile
 
+    def tasks(self) -> list[dict[str, Any]]:
+        """The latest page of tasks with exactly the fields the sync selects
+        (asked once: the dates check and the fields check share it)."""
+        if not hasattr(self, "_tasks"):
+            answer = self.call("tasks.task.list", {"order": {"ID": "desc"}, "select": TASK_FIELDS, "start": -1})
+            result = answer.get("result")
+            tasks = result.get("tasks") if isinstance(result, dict) else None
+            self._tasks = [t for t in tasks or [] if isinstance(t, dict)]
+        return self._tasks
+
     def batch(self, commands: dict[str, str]) -> BatchResult:
         for cmd in commands.values():
             assert cmd.split("?", 1)[0] in READ_METHODS, f"the doctor only reads: {cmd}"
@@ -282,15 +292,21 @@ def check_dates(probe: Probe, portal: Portal) -> Iterable[Check]:
         server_at = None
     rows = _as_list(probe.call("task.elapseditem.getlist", [{"ID": "desc"}, {}, ["ID", "CREATED_DATE"], {
         "NAV_PARAMS": {"nPageSize": 5, "iNumPage": 1}}]).get("result"))
+    # Records' CREATED_DATE, and tasks' changedDate / closedDate (the sync
+    # places a task's closing in a month by it); an empty closedDate is fine.
+    dates = [row.get("CREATED_DATE") for row in rows if isinstance(row, dict)]
+    dates += [task.get(key) for task in probe.tasks()[:5] for key in ("changedDate", "closedDate")
+              if task.get(key) or key == "changedDate"]
     bad = []
-    for row in rows:
+    for value in dates:
         try:
-            if datetime.fromisoformat(str(row.get("CREATED_DATE"))).tzinfo is None:
-                bad.append(str(row.get("CREATED_DATE")))
+            if datetime.fromisoformat(str(value)).tzinfo is None:
+                bad.append(str(value))
         except ValueError:
-            bad.append(str(row.get("CREATED_DATE")))
+            bad.append(str(value))
     if server_at is None or server_at.tzinfo is None or bad:
-        yield Check("dates", title, FAIL, "ISO 8601 dates with an offset", "server.time %(server)s; records %(bad)s",
+        yield Check("dates", title, FAIL, "ISO 8601 dates with an offset",
+                    "server.time %(server)s; records and tasks %(bad)s",
                     "The portal sends dates Hourbook cannot place in time: send this table to Hourbook's support.",
                     {"server": server or "—", "bad": ", ".join(bad[:3]) or "—"})
         return
@@ -321,8 +337,7 @@ def check_task_fields(probe: Probe, portal: Portal) -> Iterable[Check]:
     camelCase keys; a missing one (UF_CRM_TASK without the crm scope, say)
     would place every task wrongly."""
     title = TITLES["check_task_fields"]
-    answer = probe.call("tasks.task.list", {"order": {"ID": "desc"}, "select": TASK_FIELDS, "start": -1})
-    tasks = (answer.get("result") or {}).get("tasks") or []
+    tasks = probe.tasks()
     if not tasks:
         yield Check("task_fields", title, WARN, "%(fields)s", "no task on the portal",
                     "Run the doctor again once tasks exist.", {"fields": ", ".join(TASK_KEYS.values())})

@@ -27,7 +27,7 @@ MESSAGES = (
     _l('after record %(start)s: %(got)s records where the portal has %(want)s'),
     _l("The portal answers chained batch references differently: send this table to Hourbook's support."),
     _l('ISO 8601 dates with an offset'),
-    _l('server.time %(server)s; records %(bad)s'),
+    _l('server.time %(server)s; records and tasks %(bad)s'),
     _l("The portal sends dates Hourbook cannot place in time: send this table to Hourbook's support."),
     _l('months in %(zone)s (%(ours)s)'),
     _l("the administrator's time zone is %(admin_zone)s; the server answers in %(server)s"),

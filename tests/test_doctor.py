@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from click.testing import CliRunner
 
-from b24.doctor import FAIL, PASS, READ_METHODS, SKIP, WARN
+from b24.doctor import FAIL, PASS, READ_METHODS, SKIP, WARN, Probe
 from commands import cli
 from emulators.bitrix24 import Emulator, Faults
 from tests.live import CLIENT_ID, serve_app
@@ -105,9 +105,10 @@ def test_a_server_in_another_offset_without_an_admin_zone_is_a_warning(webhook_w
     assert dates["status"] == WARN and "UTC+05:00" in dates["seen"]
 
 
-class CannedProbe:
+class CannedProbe(Probe):
     """A probe answering from a table: for checks whose broken answers the
-    emulator does not play (a portal that leaves out a selected field)."""
+    emulator does not play (a portal that leaves out a selected field, or
+    sends a task's date without an offset)."""
 
     def __init__(self, answers):
         self.answers_by_method, self.answers, self.elapsed_s = answers, [], []
@@ -128,6 +129,22 @@ def test_a_missing_task_field_fails_with_the_scope_to_grant():
     assert check.status == FAIL and check.as_dict()["seen"] == "missing: ufCrmTask" and "crm" in check.fix
     probe = CannedProbe({"tasks.task.list": {"result": {"tasks": [{**task, "ufCrmTask": []}]}}})
     assert [c.status for c in check_task_fields(probe, Portal("webhook", "Europe/Moscow"))] == [PASS]
+
+
+def test_a_task_date_without_an_offset_fails_the_dates_check():
+    from b24.doctor import Portal, check_dates
+
+    task = {"id": "1", "changedDate": "2026-11-30T23:30:00+03:00", "closedDate": None}
+    answers = {"server.time": {"result": "2026-12-01T10:00:00+03:00"},
+               "task.elapseditem.getlist": {"result": [{"ID": "1", "CREATED_DATE": "2026-11-30T23:30:00+03:00"}]},
+               "profile": {"result": {"ID": "1", "ADMIN": True, "TIME_ZONE": "Europe/Moscow"}},
+               "tasks.task.list": {"result": {"tasks": [task]}}}
+    held = Portal("webhook", "Europe/Moscow")
+    assert [c.status for c in check_dates(CannedProbe(answers), held)] == [PASS]
+    answers["tasks.task.list"] = {"result": {"tasks": [{**task, "closedDate": "2026-11-30 23:30:00"}]}}
+    (check,) = check_dates(CannedProbe(answers), held)
+    assert check.status == FAIL and "2026-11-30 23:30:00" in check.as_dict()["seen"]
+    assert "records and tasks" in check.as_dict()["seen"]
 
 
 def test_an_operating_limit_near_exhaustion_and_slow_answers_are_named(webhook_world):

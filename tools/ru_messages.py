@@ -483,7 +483,7 @@ RU.update({
     "after record %(start)s: %(got)s records where the portal has %(want)s": "после записи %(start)s: %(got)s записей, а на портале их %(want)s",
     "The portal answers chained batch references differently: send this table to Hourbook's support.": "Портал по-другому отвечает на ссылки между командами batch: пришлите эту таблицу в поддержку Hourbook.",
     "ISO 8601 dates with an offset": "даты ISO 8601 со смещением",
-    "server.time %(server)s; records %(bad)s": "server.time %(server)s; записи %(bad)s",
+    "server.time %(server)s; records and tasks %(bad)s": "server.time %(server)s; записи и задачи %(bad)s",
     "The portal sends dates Hourbook cannot place in time: send this table to Hourbook's support.": "Портал присылает даты, которые Hourbook не может привязать ко времени: пришлите эту таблицу в поддержку Hourbook.",
     "months in %(zone)s (%(ours)s)": "месяцы по поясу %(zone)s (%(ours)s)",
     "the administrator's time zone is %(admin_zone)s; the server answers in %(server)s": "часовой пояс администратора — %(admin_zone)s; сервер отвечает в %(server)s",
