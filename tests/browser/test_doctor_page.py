@@ -50,3 +50,27 @@ def test_the_check_reads_on_a_phone(page: Page, env: Env, viewport):
     width = frame.evaluate("document.documentElement.scrollWidth")
     assert width <= 390 + 2, width
     shot(page, "doctor-phone")
+
+
+def test_unbound_events_show_the_fix_and_bind_again_restores_them(page: Page, env: Env, js_errors):
+    """Last in the module: it drops the app's bindings of the shared portal,
+    and «Привязать заново» binds them again."""
+    from tests.live import CLIENT_ID
+
+    env.p.drop_bindings(CLIENT_ID, events=("ONTASKUPDATE",))
+    page.goto(env.shell("admin"))
+    ui = page.frame_locator("#app-frame")
+    app_frame(page, env)
+    ui.get_by_role("link", name="Проверка портала").click()
+    expect(ui.locator("#overall")).to_contain_text("ошибка")
+    fix = ui.locator("tr.hb-doctor-fix.is-fail").first
+    expect(fix).to_contain_text("Привязать заново")
+    expect(ui.locator("table.hb-doctor")).to_contain_text("не привязаны: ONTASKUPDATE")
+    frame = app_frame(page, env)
+    fitted(page, frame)
+    shot(page, "doctor-fail-ru")
+    ui.get_by_role("button", name="Привязать заново").click()
+    expect(ui.locator(".ui-alert-success").first).to_contain_text("События и виджеты привязаны заново")
+    expect(ui.locator("table.hb-doctor")).not_to_contain_text("не привязаны")
+    assert {b.event.upper() for b in env.p.installs[CLIENT_ID].bindings} >= {"ONTASKUPDATE"}
+    assert js_errors == []
