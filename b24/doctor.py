@@ -119,15 +119,30 @@ def run(rest: Rest, portal: Portal) -> list[Check]:
     checks: list[Check] = []
     for check in (check_rights, check_positional, check_chain, check_dates, check_task_fields, check_events,
                   check_placements):
-        try:
-            checks.extend(check(probe, portal))
-        except RestError as err:
-            checks.append(Check(check.__name__.removeprefix("check_"), TITLES[check.__name__], FAIL,
-                                "an answer", "the portal refused: %(code)s %(description)s",
-                                "See the error; when it says the token or webhook is not accepted, connect again.",
-                                {"code": err.code, "description": err.description[:200]}))
-    latency = list(check_latency(probe))
-    return checks + list(check_limits(probe)) + latency
+        checks.extend(_collected(check, probe, portal))
+    # The latency check's requests come last so the limits check sees every answer before them.
+    latency = _collected(lambda probe, portal: check_latency(probe), probe, portal, "check_latency")
+    return checks + _collected(lambda probe, portal: check_limits(probe), probe, portal, "check_limits") + latency
+
+
+def _collected(check: Callable[[Probe, Portal], Iterable[Check]], probe: Probe, portal: Portal,
+               name: str = "") -> list[Check]:
+    """One check's rows; a refusal, or an answer of a shape the check cannot
+    read (what a live portal may well send), becomes its failing row, and
+    the other checks still run."""
+    name = name or check.__name__
+    key, title = name.removeprefix("check_"), TITLES[name]
+    try:
+        return list(check(probe, portal))
+    except RestError as err:
+        return [Check(key, title, FAIL, "an answer", "the portal refused: %(code)s %(description)s",
+                      "See the error; when it says the token or webhook is not accepted, connect again.",
+                      {"code": err.code, "description": err.description[:200]})]
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as err:
+        return [Check(key, title, FAIL, "an answer", "an answer Hourbook cannot read: %(error)s",
+                      "The portal answers in a shape the sync does not expect: send this table (and `python app.py "
+                      "doctor --record DIR`'s files) to Hourbook's support; the sync must not run.",
+                      {"error": f"{type(err).__name__}: {err}"[:200]})]
 
 
 TITLES = {

@@ -28,6 +28,9 @@ MESSAGES = (
     _l("The portal answers chained batch references differently: send this table to Hourbook's support."),
     _l('ISO 8601 dates with an offset'),
     _l('server.time %(server)s; records and tasks %(bad)s'),
+    _l('an answer Hourbook cannot read: %(error)s'),
+    _l("The portal answers in a shape the sync does not expect: send this table (and `python app.py "
+       "doctor --record DIR`'s files) to Hourbook's support; the sync must not run."),
     _l("The portal sends dates Hourbook cannot place in time: send this table to Hourbook's support."),
     _l('months in %(zone)s (%(ours)s)'),
     _l("the administrator's time zone is %(admin_zone)s; the server answers in %(server)s"),

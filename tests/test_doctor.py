@@ -147,6 +147,34 @@ def test_a_task_date_without_an_offset_fails_the_dates_check():
     assert "records and tasks" in check.as_dict()["seen"]
 
 
+class OddRest:
+    """A gateway to a portal whose answers have shapes the checks do not
+    expect: records without ID, a task list that is a list."""
+
+    last_request_s = 0.01
+
+    def call(self, method, params=None):
+        time = {"start": 1.0, "finish": 1.01, "duration": 0.01, "processing": 0.0, "date_start": "",
+                "date_finish": "", "operating": 0}
+        if method == "batch":
+            return {"result": {"result": {k: [{"SECONDS": "many"}, {"X": 1}] for k in params["cmd"]}}, "time": time}
+        if method == "server.time":
+            return {"result": "2026-12-01T10:00:00+03:00", "time": time}
+        return {"result": [{"X": 1}] if method != "profile" else {"ID": "1", "ADMIN": True}, "time": time}
+
+
+def test_answers_of_an_unexpected_shape_fail_their_check_and_every_other_check_still_runs():
+    from b24.doctor import Portal, run
+
+    checks = run(OddRest(), Portal("webhook", "Europe/Moscow"))
+    assert [c.key for c in checks] == ["rights", "positional", "chain", "dates", "task_fields", "events",
+                                       "placements", "limits", "latency"]
+    positional = next(c for c in checks if c.key == "positional")
+    assert positional.status == FAIL and "KeyError" in positional.as_dict()["seen"]
+    assert "support" in positional.fix
+    assert {c.key: c.status for c in checks}["latency"] == PASS
+
+
 def test_an_operating_limit_near_exhaustion_and_slow_answers_are_named(webhook_world):
     emu, p, staff = webhook_world
     run("connect", "--webhook", p.webhook(1))

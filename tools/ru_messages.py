@@ -484,6 +484,8 @@ RU.update({
     "The portal answers chained batch references differently: send this table to Hourbook's support.": "Портал по-другому отвечает на ссылки между командами batch: пришлите эту таблицу в поддержку Hourbook.",
     "ISO 8601 dates with an offset": "даты ISO 8601 со смещением",
     "server.time %(server)s; records and tasks %(bad)s": "server.time %(server)s; записи и задачи %(bad)s",
+    "an answer Hourbook cannot read: %(error)s": "ответ, который Hourbook не может прочесть: %(error)s",
+    "The portal answers in a shape the sync does not expect: send this table (and `python app.py doctor --record DIR`'s files) to Hourbook's support; the sync must not run.": "Портал отвечает не в том виде, которого ждёт синхронизация: отправьте эту таблицу (и файлы `python app.py doctor --record DIR`) в поддержку Hourbook; запускать синхронизацию нельзя.",
     "The portal sends dates Hourbook cannot place in time: send this table to Hourbook's support.": "Портал присылает даты, которые Hourbook не может привязать ко времени: пришлите эту таблицу в поддержку Hourbook.",
     "months in %(zone)s (%(ours)s)": "месяцы по поясу %(zone)s (%(ours)s)",
     "the administrator's time zone is %(admin_zone)s; the server answers in %(server)s": "часовой пояс администратора — %(admin_zone)s; сервер отвечает в %(server)s",
