@@ -75,6 +75,18 @@ def test_a_webhook_portal_passes_and_nothing_is_written(webhook_world):
     assert "portal 1: PASS" in table and "PASS  Rights of the connection" in table
 
 
+def test_the_json_shape_and_an_unknown_portal(webhook_world):
+    emu, p, staff = webhook_world
+    run("connect", "--webhook", p.webhook(1))
+    answer = json.loads(run("doctor", "--portal", "1", "--json"))
+    assert list(answer) == ["1"] and answer["1"]["status"] == PASS
+    for row in answer["1"]["checks"]:
+        assert set(row) == {"check", "title", "status", "expected", "seen", "fix"}
+        assert row["status"] in (PASS, WARN, FAIL, SKIP) and all(isinstance(v, str) for v in row.values())
+    result = CliRunner().invoke(cli, ["doctor", "--portal", "99"])
+    assert result.exit_code == 1 and "portal 99" in result.output
+
+
 def test_a_non_admin_webhook_fails_the_rights_check_and_names_the_fix(webhook_world):
     emu, p, staff = webhook_world
     run("connect", "--webhook", p.webhook(staff))
