@@ -288,6 +288,14 @@ def _offset_s(zone: str, at: datetime) -> int | None:
     return int(off.total_seconds()) if off is not None else None
 
 
+def _same_month_ends(zone: str, other: str, now: datetime) -> bool:
+    """Do months begin at the same moments in both zones, this year and
+    the next? (Europe/London and UTC agree in winter, not in summer.)"""
+    starts = [datetime(now.year + (now.month - 1 + i) // 12, (now.month - 1 + i) % 12 + 1, 1, tzinfo=timezone.utc)
+              for i in range(-6, 13)]
+    return all(_offset_s(zone, at) is not None and _offset_s(zone, at) == _offset_s(other, at) for at in starts)
+
+
 def _hours(offset_s: int) -> str:
     sign = "+" if offset_s >= 0 else "-"
     return f"UTC{sign}{abs(offset_s) // 3600:02d}:{abs(offset_s) % 3600 // 60:02d}"
@@ -332,7 +340,7 @@ def check_dates(probe: Probe, portal: Portal) -> Iterable[Check]:
     server_offset = int(server_at.utcoffset().total_seconds())
     args = {"zone": portal.time_zone, "admin_zone": admin_zone or "—", "server": _hours(server_offset),
             "ours": _hours(ours) if ours is not None else "?"}
-    if admin_zone and admin_zone != portal.time_zone and _offset_s(admin_zone, now) != ours:
+    if admin_zone and admin_zone != portal.time_zone and not _same_month_ends(admin_zone, portal.time_zone, now):
         yield Check("dates", title, FAIL, "months in %(zone)s (%(ours)s)",
                     "the administrator's time zone is %(admin_zone)s; the server answers in %(server)s",
                     "Set the portal's time zone on Hourbook's page (Settings → Time zone) to %(admin_zone)s, or "

@@ -108,6 +108,17 @@ def test_a_portal_in_another_time_zone_fails_the_dates_check(webhook_world):
     assert "Settings → Time zone" in dates["fix"] and "Asia/Vladivostok" in dates["fix"]
 
 
+def test_zones_that_agree_today_but_not_in_summer_fail_the_dates_check(webhook_world):
+    emu, p, staff = webhook_world
+    p.users[1].time_zone = p.time_zone = "UTC"
+    run("connect", "--webhook", p.webhook(1))  # Hourbook holds UTC
+    p.users[1].time_zone = "Europe/London"  # UTC+00:00 in winter, UTC+01:00 in summer
+    dates = rows(run("doctor", "--json", code=1))["dates"]
+    assert dates["status"] == FAIL and "Europe/London" in dates["fix"], dates
+    p.users[1].time_zone = "Etc/UTC"  # another name, the same months
+    assert rows(run("doctor", "--json"))["dates"]["status"] == PASS
+
+
 def test_a_server_in_another_offset_without_an_admin_zone_is_a_warning(webhook_world):
     emu, p, staff = webhook_world
     run("connect", "--webhook", p.webhook(1))
