@@ -383,7 +383,7 @@ def check_events(probe: Probe, portal: Portal) -> Iterable[Check]:
                     "a webhook connection has no bound events",
                     "Optional: add an outgoing webhook in Bitrix24 (Developer resources) for the task events to "
                     "%(url)s/events, then `python app.py connect … --events-token`; without it the schedule syncs "
-                    "every few minutes.", {"url": portal.public_url.rstrip("/")})
+                    "every few minutes.", {"url": portal.public_url.rstrip("/") or "PUBLIC_URL"})
         return
     bound = set()
     for e in probe.call("event.get").get("result") or []:
