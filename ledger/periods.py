@@ -215,16 +215,19 @@ def period_for(
     opening = first_period(session, portal, account, contract, now)
     if opening is None:
         return None
-    return session.execute(
-        select(Period)
-        .where(
-            Period.contract_id == contract.id,
-            Period.starts_at <= max(at, opening.starts_at),
-            or_(Period.ends_at.is_(None), Period.ends_at > at),
-        )
-        .order_by(Period.starts_at.desc())
-        .limit(1)
-    ).scalar_one_or_none()
+    # A stage or project contract has few periods: read once per transaction
+    # (stages open and end only through contracts.py, which forgets the memo).
+    cache = memo(session)
+    key = ("contract-periods", contract.id)
+    if key not in cache:
+        cache[key] = list(session.execute(
+            select(Period).where(Period.contract_id == contract.id).order_by(Period.starts_at.desc(), Period.id)
+        ).scalars())
+    bound = max(at, opening.starts_at)
+    for period in cache[key]:
+        if period.starts_at <= bound and (period.ends_at is None or period.ends_at > at):
+            return period
+    return None
 
 
 def current_open(session: Session, portal: Portal, account: Account, now: datetime) -> Period | None:
