@@ -24,8 +24,8 @@ from . import calendar as cal
 from .db import sum_s, utcnow
 from .memo import forget, memo
 from .models import Account, AccountBinding, Contract, Period, Portal, Posting, Task, TeamMember, TimeEntry
-from .periods import FUTURE, current_open, period_for
-from .postings import lock_open_periods, post_many
+from .periods import FUTURE, current_open, period_for, remember_contracts, remember_months
+from .postings import lock_open_periods, new_ids, post_many
 from .rounding import RoundingRule, round_seconds
 
 
@@ -253,12 +253,13 @@ def _post_entries(session: Session, work: list[_Entry], now: datetime) -> tuple[
     if not work:
         return [], set()
     portals: dict[int, Portal] = {}
+    for portal_id in sorted({e.portal_id for e in work}):
+        portal = portals[portal_id] = session.get(Portal, portal_id)
+        assert portal is not None
+        _prefetch(session, portal, [e for e in work if e.portal_id == portal_id], now)
     derived: list[tuple[Account | None, Period | None, int]] = []
     for entry in work:
-        portal = portals.get(entry.portal_id)
-        if portal is None:
-            portal = portals[entry.portal_id] = session.get(Portal, entry.portal_id)
-            assert portal is not None
+        portal = portals[entry.portal_id]
         state, account, origin, target_s = _derive(session, portal, entry, now)
         if (state, account.id if account else None, origin.id if origin else None, target_s) != (
                 entry.state, entry.account_id, entry.period_id, entry.counted_s):
@@ -331,6 +332,104 @@ def _post_entries(session: Session, work: list[_Entry], now: datetime) -> tuple[
     return [counts[id(entry)] for entry in work], lost
 
 
+def _prefetch(session: Session, portal: Portal, entries: list[_Entry], now: datetime) -> None:
+    """Read what deriving the page's entries asks, a few queries for the
+    whole page rather than a few per entry: the tasks' accounts, the
+    accounts' contracts, the month periods the entries fall in, the users'
+    team memberships. Everything lands in the transaction's memo, where
+    `_derive` finds it."""
+    cache = memo(session)
+    tasks = {e.task_id for e in entries}
+    if portal.mode == "integrator":
+        _remember_task_accounts(session, portal, tasks)
+        accounts = {a for t in tasks if (a := cache[("task-account", portal.id, t)]) is not None}
+    else:
+        found = account_for_task(session, portal, 0)
+        accounts = {found} if found is not None else set()
+    remember_contracts(session, [a.id for a in accounts])
+    by_id = {a.id: a for a in accounts}
+    tz = portal.time_zone
+    this_month = cal.month_start(cal.local_date(now, tz))
+    pairs: set[tuple[int, str]] = set()
+    months: dict[datetime, date] = {}
+    for e in entries:
+        account = cache[("task-account", portal.id, e.task_id)] if portal.mode == "integrator" else \
+            next(iter(accounts), None)
+        if account is None:
+            continue
+        first = months.get(e.work_at)
+        if first is None:
+            first = months[e.work_at] = cal.month_start(cal.local_date(e.work_at, tz))
+        if first <= this_month:
+            pairs.add((account.id, cal.month_label(first)))
+    pairs |= {(a, cal.month_label(this_month)) for a in by_id}  # where corrections go
+    remember_months(session, pairs)
+    users = sorted({e.user_id for e in entries if ("team", portal.id, e.user_id) not in cache})
+    if users:
+        members: dict[int, list[TeamMember]] = {u: [] for u in users}
+        for start in range(0, len(users), _IN_CHUNK):
+            for member in session.execute(
+                select(TeamMember)
+                .where(TeamMember.portal_id == portal.id, TeamMember.user_id.in_(users[start:start + _IN_CHUNK]))
+                .order_by(TeamMember.account_id.is_(None), TeamMember.id)
+            ).scalars():
+                members[member.user_id].append(member)
+        for user, found_members in members.items():
+            cache[("team", portal.id, user)] = found_members
+
+
+def _remember_task_accounts(session: Session, portal: Portal, task_ids: set[int]) -> None:
+    """`account_for_task` for many tasks of an integrator's portal at once:
+    the tasks (and their parents, as far as placement looks up) and the
+    portal's bindings in a few queries, then the same walk as
+    `_account_by_task`."""
+    cache = memo(session)
+    wanted = {t for t in task_ids if ("task-account", portal.id, t) not in cache}
+    if not wanted:
+        return
+    key = ("bindings", portal.id)
+    if key not in cache:
+        cache[key] = {(b.kind, b.ref_id): account for b, account in session.execute(
+            select(AccountBinding, Account).join(Account, AccountBinding.account_id == Account.id)
+            .where(AccountBinding.portal_id == portal.id, Account.active.is_(True)))}
+    bindings = cache[key]
+    rows: dict[int, Any] = {}  # task id -> (task_id, company_id, group_id, parent_id), None when unknown
+    frontier = set(wanted)
+    for _ in range(MAX_PARENTS):
+        frontier -= set(rows)
+        if not frontier:
+            break
+        ids = sorted(frontier)
+        for t in ids:
+            rows[t] = None
+        table = Task.__table__
+        for start in range(0, len(ids), _IN_CHUNK):
+            for task in session.execute(select(table.c.task_id, table.c.company_id, table.c.group_id,
+                                               table.c.parent_id).where(
+                    table.c.portal_id == portal.id, table.c.task_id.in_(ids[start:start + _IN_CHUNK]))):
+                rows[task.task_id] = task
+        frontier = {task.parent_id for task in rows.values() if task is not None and task.parent_id is not None}
+    for task_id in wanted:
+        found = None
+        seen: set[int] = set()
+        current: int | None = task_id
+        while current is not None and current not in seen and len(seen) < MAX_PARENTS:
+            seen.add(current)
+            if current not in rows:  # deeper than read above: ask the one-task way
+                found = _account_by_task(session, portal, current)
+                break
+            task = rows[current]
+            if task is None:
+                break
+            hit = next((bindings[(kind, ref)] for kind, ref in (("company", task.company_id), ("group", task.group_id))
+                        if ref is not None and (kind, ref) in bindings), None)
+            if hit is not None:
+                found = hit
+                break
+            current = task.parent_id
+        cache[("task-account", portal.id, task_id)] = found
+
+
 def _posted(session: Session, entry_ids: list[int]) -> dict[int, list[tuple[int, int, int | None, str, int]]]:
     """What is posted for each entry, summed per place and with its period's
     status: one query for the page."""
@@ -365,22 +464,37 @@ def _insert_entries(dialect: str) -> Any:
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    table = TimeEntry.__table__
-    return (insert(table).on_conflict_do_nothing(index_elements=["portal_id", "record_id"])
-            .returning(table.c.id, table.c.portal_id, table.c.record_id))
+    return insert(TimeEntry.__table__).on_conflict_do_nothing(index_elements=["portal_id", "record_id"])
 
 
 def _insert_new(session: Session, entries: list[_Entry], now: datetime) -> set[tuple[int, int]]:
     """Insert entries seen for the first time, as derived (one multi-row
-    insert); returns the records a concurrent transaction inserted first."""
+    insert with ids taken beforehand, so nothing has to come back); returns
+    the records a concurrent transaction inserted first."""
     if not entries:
         return set()
-    by_key = {(e.portal_id, e.record_id): e for e in entries}
-    for id_, portal_id, record_id in session.execute(
-            _insert_entries(session.get_bind().dialect.name), [e.values() for e in entries]):
-        entry = by_key[(portal_id, record_id)]
-        entry.id, entry.stored = id_, True
-    return {key for key, e in by_key.items() if e.id is None}
+    ids = new_ids(session, TimeEntry.__table__, len(entries))
+    rows = []
+    for entry, id_ in zip(entries, ids):
+        entry.id = id_
+        rows.append({"id": id_, **entry.values()})
+    inserted = session.execute(_insert_entries(session.get_bind().dialect.name), rows).rowcount
+    if inserted == len(rows):
+        for entry in entries:
+            entry.stored = True
+        return set()
+    table = TimeEntry.__table__
+    ours = set()
+    for start in range(0, len(ids), _IN_CHUNK):
+        ours.update(session.execute(select(table.c.id).where(table.c.id.in_(ids[start:start + _IN_CHUNK]))).scalars())
+    lost = set()
+    for entry in entries:
+        if entry.id in ours:
+            entry.stored = True
+        else:
+            entry.id = None
+            lost.add((entry.portal_id, entry.record_id))
+    return lost
 
 
 _UPDATE_ENTRY = (
