@@ -24,7 +24,7 @@ from . import calendar as cal
 from .db import sum_s, utcnow
 from .memo import forget, memo
 from .models import Account, AccountBinding, Contract, Period, Portal, Posting, Task, TeamMember, TimeEntry
-from .periods import FUTURE, current_open, period_for, remember_contracts, remember_months
+from .periods import FUTURE, contract_at, current_open, period_for, remember_contracts, remember_months
 from .postings import lock_open_periods, new_ids, post_many
 from .rounding import RoundingRule, round_seconds
 
@@ -194,7 +194,9 @@ class _Entry:
     stored: bool = True
 
     def values(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in _ENTRY_COLUMNS if name != "id"}
+        values = dict(self.__dict__)
+        del values["id"], values["stored"]
+        return values
 
 
 def _load_entries(session: Session, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], _Entry]:
@@ -258,9 +260,10 @@ def _post_entries(session: Session, work: list[_Entry], now: datetime) -> tuple[
         assert portal is not None
         _prefetch(session, portal, [e for e in work if e.portal_id == portal_id], now)
     derived: list[tuple[Account | None, Period | None, int]] = []
+    seen: dict[Any, Any] = {}
     for entry in work:
         portal = portals[entry.portal_id]
-        state, account, origin, target_s = _derive(session, portal, entry, now)
+        state, account, origin, target_s = _derive(session, portal, entry, now, seen)
         if (state, account.id if account else None, origin.id if origin else None, target_s) != (
                 entry.state, entry.account_id, entry.period_id, entry.counted_s):
             entry.stored = False
@@ -521,26 +524,46 @@ def _store_entries(session: Session, entries: Iterable[_Entry], now: datetime) -
 
 
 def _derive(
-    session: Session, portal: Portal, entry: TimeEntry, now: datetime
+    session: Session, portal: Portal, entry: TimeEntry | _Entry, now: datetime,
+    seen: dict[Any, Any] | None = None,
 ) -> tuple[str, Account | None, Period | None, int]:
-    """(state, account, period by date, seconds to count) for the entry now."""
+    """(state, account, period by date, seconds to count) for the entry now.
+
+    `seen` keeps answers for the rest of a page: a retainer's period and
+    rounding depend on the account and the local day only, a membership on
+    the user, the account and the day."""
+    seen = {} if seen is None else seen
     account = account_for_task(session, portal, entry.task_id)
     if account is None:
         return ("deleted" if entry.deleted else "no_account"), None, None, 0
-    found = period_for(session, portal, account, entry.work_at, now)
+    day = cal.local_date(entry.work_at, portal.time_zone)
+    key = (account.id, day)
+    hit = seen.get(key)
+    if hit is None:
+        found = period_for(session, portal, account, entry.work_at, now)
+        rule = None
+        if isinstance(found, Period):
+            contract = session.get(Contract, found.contract_id)
+            assert contract is not None
+            rule = RoundingRule(contract.rounding_mode, contract.rounding_step_s)
+        hit = (found, rule)
+        contract = contract_at(session, account.id, day)
+        if contract is not None and contract.kind == "retainer":  # else the instant decides
+            seen[key] = hit
+    found, rule = hit
     if found is None:
         return ("deleted" if entry.deleted else "no_contract"), account, None, 0
     if found == FUTURE:
         return ("deleted" if entry.deleted else "future"), account, None, 0
-    assert isinstance(found, Period)
+    assert isinstance(found, Period) and rule is not None
     if entry.deleted:
         return "deleted", account, found, 0
-    day = cal.local_date(entry.work_at, portal.time_zone)
-    if team_member(session, portal.id, account.id, entry.user_id, day) is None:
+    member_key = (entry.user_id, account.id, day)
+    member = seen.get(member_key)
+    if member is None:
+        member = seen[member_key] = team_member(session, portal.id, account.id, entry.user_id, day) is not None
+    if not member:
         return "not_team", account, found, 0
-    contract = session.get(Contract, found.contract_id)
-    assert contract is not None
-    rule = RoundingRule(contract.rounding_mode, contract.rounding_step_s)
     return "counted", account, found, round_seconds(entry.duration_s, rule)
 
 
