@@ -109,3 +109,36 @@ def sum_s(column: Any) -> Any:
     """SUM of an integer-seconds column that stays an integer: PostgreSQL's
     SUM(bigint) is numeric, which the driver would hand back as Decimal."""
     return cast(func.coalesce(func.sum(column), 0), BigInteger)
+
+
+def _sqlite_value(value: Any) -> Any:
+    """A value as SQLAlchemy's SQLite types would bind it: instants as naive
+    UTC text in its DATETIME storage format, booleans as 0/1."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the ledger; pass an aware one")
+        return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def insert_rows(session: Session, table: Any, columns: tuple[str, ...], rows: list[tuple],
+                conflict: tuple[str, ...]) -> int:
+    """INSERT … ON CONFLICT (conflict) DO NOTHING of many rows (tuples in
+    `columns` order) in one executemany; returns how many went in.
+
+    On SQLite the rows go straight to the driver, converted here as the
+    column types would: SQLAlchemy's per-row parameter processing costs more
+    than SQLite's insert itself. PostgreSQL takes the Core statement (its
+    dialect sends the rows as multi-row VALUES)."""
+    if not rows:
+        return 0
+    if session.get_bind().dialect.name == "sqlite":
+        sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
+               f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING")
+        convert = _sqlite_value
+        params = [tuple(convert(v) for v in row) for row in rows]
+        return session.connection().exec_driver_sql(sql, params).rowcount
+    stmt = dialect_insert(session, table).on_conflict_do_nothing(index_elements=list(conflict))
+    return session.execute(stmt, [dict(zip(columns, row)) for row in rows]).rowcount

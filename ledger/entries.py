@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from . import calendar as cal
-from .db import sum_s, utcnow
+from .db import insert_rows, sum_s, utcnow
 from .memo import forget, memo
 from .models import Account, AccountBinding, Contract, Period, Portal, Posting, Task, TeamMember, TimeEntry
 from .periods import FUTURE, contract_at, current_open, period_for, remember_contracts, remember_months
@@ -480,8 +480,10 @@ def _insert_new(session: Session, entries: list[_Entry], now: datetime) -> set[t
     rows = []
     for entry, id_ in zip(entries, ids):
         entry.id = id_
-        rows.append({"id": id_, **entry.values()})
-    inserted = session.execute(_insert_entries(session.get_bind().dialect.name), rows).rowcount
+        rows.append((id_, entry.portal_id, entry.record_id, entry.task_id, entry.user_id, entry.duration_s,
+                     entry.work_at, entry.comment, entry.deleted, entry.version, entry.post_seq, entry.state,
+                     entry.account_id, entry.period_id, entry.counted_s, entry.first_seen_at, entry.updated_at))
+    inserted = insert_rows(session, TimeEntry.__table__, _ENTRY_COLUMNS, rows, ("portal_id", "record_id"))
     if inserted == len(rows):
         for entry in entries:
             entry.stored = True

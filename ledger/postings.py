@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
+from .db import insert_rows
 from .memo import memo
 from .models import POSTING_KINDS, Period, PeriodTotals, Posting
 
@@ -105,6 +106,10 @@ def _insert_new_keys(dialect: str) -> Any:
     return insert(Posting.__table__).on_conflict_do_nothing(index_elements=["key"])
 
 
+_POSTING_COLUMNS = ("id", "key", "portal_id", "account_id", "period_id", "kind", "amount_s", "origin_period_id",
+                    "entry_id", "entry_version", "adjustment_id", "author", "reason", "created_at")
+
+
 def new_ids(session: Session, table: Any, n: int) -> list[int]:
     """`n` ids for rows about to be inserted into `table`, so that a
     multi-row insert needs nothing back (RETURNING costs as much as the
@@ -147,8 +152,9 @@ def post_many(session: Session, rows: list[dict[str, Any]], now: datetime) -> li
             raise ValueError("a posting moves a non-zero amount")
     table = Posting.__table__
     ids = new_ids(session, table, len(rows))
-    inserted = session.execute(_insert_new_keys(session.get_bind().dialect.name),
-                               [{**row, "id": id_, "created_at": now} for row, id_ in zip(rows, ids)]).rowcount
+    inserted = insert_rows(session, table, _POSTING_COLUMNS,
+                           [(id_, *[row[name] for name in _POSTING_COLUMNS[1:-1]], now) for row, id_ in zip(rows, ids)],
+                           ("key",))
     if inserted == len(rows):
         written = {row["key"] for row in rows}
     else:  # some keys existed: which of our rows went in
