@@ -8,8 +8,8 @@ imports killed part-way.
    40 h retainer for two years, every past month closed by the ledger's own
    close), 2,000 tasks bound to them, 30 staff on the team and 20 client
    users whose time is shown but never debited. 1,000,000 record snapshots go
-   through `apply_entries` a page of 2,500 per transaction, as the sync
-   posts them: 950,000 records first seen (dated over the two years, so most
+   through `apply_entries`, 10,000 per transaction (four batch
+   requests' worth): 950,000 records first seen (dated over the two years, so most
    are corrections into the open month) and then 50,000 later edits and
    deletions (most of them in closed months). Beside it, in the same run, a
    bare SQLAlchemy Core insert of 1,000,000 rows of the same generator into
@@ -68,7 +68,7 @@ TZ = "Europe/Moscow"
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=cal.zone(TZ)).astimezone(timezone.utc)
 MONTHS = 24
 SEED = 0x1D6E57
-PAGE = 2_500                 # records a sync posts per transaction: one batch request's worth
+PAGE = 10_000                # snapshots per transaction: four batch requests' worth (2,500 each)
 ACCOUNTS = 200
 TASKS = 2_000
 STAFF = 30                   # on the team: their time is debited

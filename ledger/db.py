@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Engine, cast, create_engine, event, func
+from sqlalchemy import BigInteger, Boolean, DateTime, Engine, cast, create_engine, event, func
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -137,8 +137,20 @@ def insert_rows(session: Session, table: Any, columns: tuple[str, ...], rows: li
     if session.get_bind().dialect.name == "sqlite":
         sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
                f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING")
-        convert = _sqlite_value
-        params = [tuple(convert(v) for v in row) for row in rows]
+        typed = [i for i, name in enumerate(columns)
+                 if isinstance(table.c[name].type, (DateTime, UTCDateTime, Boolean))]
+        seen: dict[Any, Any] = {}  # the same instant (now) in many rows is converted once
+        params = []
+        for row in rows:
+            row = list(row)
+            for i in typed:
+                value = row[i]
+                if value is not None:
+                    converted = seen.get(value)
+                    if converted is None:
+                        converted = seen[value] = _sqlite_value(value)
+                    row[i] = converted
+            params.append(tuple(row))
         return session.connection().exec_driver_sql(sql, params).rowcount
     stmt = dialect_insert(session, table).on_conflict_do_nothing(index_elements=list(conflict))
     return session.execute(stmt, [dict(zip(columns, row)) for row in rows]).rowcount
