@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Engine, cast, create_engine, event, func
+from sqlalchemy import BigInteger, Boolean, DateTime, Engine, bindparam, cast, create_engine, event, func
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -137,20 +137,37 @@ def insert_rows(session: Session, table: Any, columns: tuple[str, ...], rows: li
     if session.get_bind().dialect.name == "sqlite":
         sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
                f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING")
-        typed = [i for i, name in enumerate(columns)
-                 if isinstance(table.c[name].type, (DateTime, UTCDateTime, Boolean))]
-        seen: dict[Any, Any] = {}  # the same instant (now) in many rows is converted once
-        params = []
-        for row in rows:
-            row = list(row)
-            for i in typed:
-                value = row[i]
-                if value is not None:
-                    converted = seen.get(value)
-                    if converted is None:
-                        converted = seen[value] = _sqlite_value(value)
-                    row[i] = converted
-            params.append(tuple(row))
-        return session.connection().exec_driver_sql(sql, params).rowcount
+        return session.connection().exec_driver_sql(sql, _sqlite_rows(table, columns, rows)).rowcount
     stmt = dialect_insert(session, table).on_conflict_do_nothing(index_elements=list(conflict))
     return session.execute(stmt, [dict(zip(columns, row)) for row in rows]).rowcount
+
+
+def _sqlite_rows(table: Any, columns: tuple[str, ...], rows: list[tuple]) -> list[tuple]:
+    typed = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, (DateTime, UTCDateTime, Boolean))]
+    seen: dict[Any, Any] = {}  # the same instant (now) in many rows is converted once
+    params = []
+    for row in rows:
+        row = list(row)
+        for i in typed:
+            value = row[i]
+            if value is not None:
+                converted = seen.get(value)
+                if converted is None:
+                    converted = seen[value] = _sqlite_value(value)
+                row[i] = converted
+        params.append(tuple(row))
+    return params
+
+
+def update_rows(session: Session, table: Any, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """UPDATE many rows by id (each tuple: the `columns`' values, then the
+    id) in one executemany; on SQLite straight to the driver (see `insert_rows`)."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "sqlite":
+        sql = f"UPDATE {table.name} SET {', '.join(f'{c} = ?' for c in columns)} WHERE id = ?"
+        session.connection().exec_driver_sql(sql, _sqlite_rows(table, (*columns, "id"), rows))
+        return
+    stmt = (table.update().where(table.c.id == bindparam("b_id"))
+            .values({name: bindparam(f"b_{name}") for name in columns}))
+    session.execute(stmt, [{**{f"b_{c}": v for c, v in zip(columns, row[:-1])}, "b_id": row[-1]} for row in rows])

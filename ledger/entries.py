@@ -16,12 +16,12 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from . import calendar as cal
-from .db import insert_rows, sum_s, utcnow
+from .db import insert_rows, sum_s, update_rows, utcnow
 from .memo import forget, memo
 from .models import Account, AccountBinding, Contract, Period, Portal, Posting, Task, TeamMember, TimeEntry
 from .periods import FUTURE, contract_at, current_open, period_for, remember_contracts, remember_months
@@ -502,20 +502,13 @@ def _insert_new(session: Session, entries: list[_Entry], now: datetime) -> set[t
     return lost
 
 
-_UPDATE_ENTRY = (
-    update(TimeEntry.__table__)
-    .where(TimeEntry.__table__.c.id == bindparam("b_id"))
-    .values({name: bindparam(f"b_{name}") for name in _UPDATED_COLUMNS})
-)
-
-
 def _store_entries(session: Session, entries: Iterable[_Entry], now: datetime) -> None:
     """Write back the entries the page changed: one executemany."""
     changed = [e for e in entries if not e.stored and e.id is not None]
     if not changed:
         return
-    session.execute(_UPDATE_ENTRY, [
-        {"b_id": e.id, **{f"b_{name}": getattr(e, name) for name in _UPDATED_COLUMNS}} for e in changed])
+    update_rows(session, TimeEntry.__table__, _UPDATED_COLUMNS,
+                [(*[getattr(e, name) for name in _UPDATED_COLUMNS], e.id) for e in changed])
     for e in changed:
         e.stored = True
     # ORM objects of these rows loaded earlier in the session are stale now.
