@@ -138,8 +138,46 @@ def insert_rows(session: Session, table: Any, columns: tuple[str, ...], rows: li
         sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
                f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING")
         return session.connection().exec_driver_sql(sql, _sqlite_rows(table, columns, rows)).rowcount
+    copied = _pg_copy(session, table, columns, rows)
+    if copied is not None:
+        return copied
     stmt = dialect_insert(session, table).on_conflict_do_nothing(index_elements=list(conflict))
     return session.execute(stmt, [dict(zip(columns, row)) for row in rows]).rowcount
+
+
+def _pg_copy(session: Session, table: Any, columns: tuple[str, ...], rows: list[tuple]) -> int | None:
+    """PostgreSQL's COPY of the rows, inside a savepoint: several times
+    faster than INSERT, which executes row by row. COPY knows no ON
+    CONFLICT: when a row exists already (a concurrent writer's), the
+    savepoint is rolled back and None tells the caller to insert the
+    careful way."""
+    import psycopg
+
+    typed = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, UTCDateTime)]
+    seen: dict[Any, Any] = {}
+    converted = []
+    for row in rows:
+        row = list(row)
+        for i in typed:
+            value = row[i]
+            if value is not None:
+                naive = seen.get(value)
+                if naive is None:
+                    if value.tzinfo is None:
+                        raise ValueError("naive datetime given to the ledger; pass an aware one")
+                    naive = seen[value] = value.astimezone(timezone.utc).replace(tzinfo=None)
+                row[i] = naive
+        converted.append(row)
+    raw = session.connection().connection.driver_connection
+    try:
+        with session.begin_nested():
+            with raw.cursor() as cursor:
+                with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+                    for row in converted:
+                        copy.write_row(row)
+    except psycopg.errors.UniqueViolation:
+        return None
+    return len(rows)
 
 
 def _sqlite_rows(table: Any, columns: tuple[str, ...], rows: list[tuple]) -> list[tuple]:
