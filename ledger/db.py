@@ -169,14 +169,17 @@ def _pg_copy(session: Session, table: Any, columns: tuple[str, ...], rows: list[
                 row[i] = naive
         converted.append(row)
     raw = session.connection().connection.driver_connection
-    try:
-        with session.begin_nested():
-            with raw.cursor() as cursor:
-                with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
-                    for row in converted:
-                        copy.write_row(row)
-    except psycopg.errors.UniqueViolation:
-        return None
+    with raw.cursor() as cursor:
+        cursor.execute("SAVEPOINT hourbook_copy")
+        try:
+            with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in converted:
+                    copy.write_row(row)
+        except psycopg.errors.UniqueViolation:
+            cursor.execute("ROLLBACK TO SAVEPOINT hourbook_copy")
+            cursor.execute("RELEASE SAVEPOINT hourbook_copy")
+            return None
+        cursor.execute("RELEASE SAVEPOINT hourbook_copy")
     return len(rows)
 
 
