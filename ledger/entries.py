@@ -277,6 +277,20 @@ def _post_entries(session: Session, work: list[_Entry], now: datetime) -> tuple[
     counts: dict[int, int] = {}
     for entry, (account, origin, target_s) in zip(work, derived):
         portal = portals[entry.portal_id]
+        counts[id(entry)] = 0
+        if entry.id not in posted:
+            # Nothing posted for the entry (the first import's every record):
+            # what it should count is the whole difference, in one place.
+            if target_s:
+                assert account is not None and origin is not None
+                target = origin if origin.status == "open" else _open_of(session, portal, account.id, now)
+                if target is None:
+                    entry.state = "unplaced"
+                else:
+                    entry.post_seq += 1
+                    entry.stored = False
+                    planned.append((entry, account.id, target.id, origin.id, -target_s))
+            continue
         here: dict[Loc, int] = {}
         frozen: dict[tuple[int, int], int] = defaultdict(int)  # (account, origin) -> amount
         for acc_id, period_id, origin_id, status, amount in posted.get(entry.id, ()):
