@@ -53,5 +53,10 @@ class SyncState(Base):
     reconcile_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     history_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     first_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The first import's progress, for the manager's page: records the portal
+    # said it has, records posted so far, when the import began.
+    import_total: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    import_done: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    import_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)

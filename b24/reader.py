@@ -25,6 +25,10 @@ from typing import Any
 from .client import MAX_BATCH, BatchResult, Rest, command
 
 PAGE = 50
+# The first import's first request: the task list (2,200 tasks, and the short
+# page that ends it) beside the first five pages of records. A portal with
+# more tasks reads the rest of the list in further requests.
+FIRST_TASK_PAGES = 45
 RECORD_FIELDS = ["ID", "TASK_ID", "USER_ID", "COMMENT_TEXT", "SECONDS", "MINUTES", "SOURCE",
                  "CREATED_DATE", "DATE_START", "DATE_STOP"]
 TASK_FIELDS = ["ID", "TITLE", "STATUS", "GROUP_ID", "PARENT_ID", "RESPONSIBLE_ID", "UF_CRM_TASK", "TAGS",
@@ -142,9 +146,15 @@ def read_task_chain(batch: BatchResult, pages: int, after: int) -> Chain:
 
 def task_totals(rest: Rest, after_id: int = 0, pages_per_request: int = MAX_BATCH) -> Iterator[list[dict]]:
     """Every task's ID and TIME_SPENT_IN_LOGS, in ID order, after `after_id`."""
+    return task_list(rest, after_id, ["ID", "TIME_SPENT_IN_LOGS"], pages_per_request)
+
+
+def task_list(rest: Rest, after_id: int, select: list[str],
+              pages_per_request: int = MAX_BATCH) -> Iterator[list[dict]]:
+    """Every task's `select` fields, in ID order, after `after_id`."""
     cursor = after_id
     while True:
-        cmds = task_chain_commands(cursor, pages_per_request, ["ID", "TIME_SPENT_IN_LOGS"])
+        cmds = task_chain_commands(cursor, pages_per_request, select)
         chain = read_task_chain(rest.batch(cmds), pages_per_request, cursor)
         if chain.items:
             yield chain.items

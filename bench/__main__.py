@@ -21,13 +21,13 @@ from pathlib import Path
 
 from .common import RESULTS, exit_status, passed, results_path, table, write_json
 
-BENCHMARKS = ("ledger", "rest_economy", "widget", "reports", "load")
+BENCHMARKS = ("ledger", "rest_economy", "widget", "reports", "load", "ingest")
 
 
 def run_one(name: str, quick: bool) -> tuple[int, float]:
     started = time.perf_counter()
     args = [sys.executable, "-m", f"bench.{name}"] + (["--quick"] if quick else [])
-    if name in ("ledger", "widget") and not quick:
+    if name in ("ledger", "widget", "ingest") and not quick:
         args.append("--db=both")
     code = subprocess.call(args, cwd=Path(__file__).resolve().parent.parent)
     return code, time.perf_counter() - started

@@ -15,7 +15,9 @@ request, a batch is one) and cross-checked with `Rest.requests_made` and
 
 Figures:
 
-1. the first full sync, `run(reconcile=True, full=True)` on an empty ledger;
+1. the first full sync, `run(reconcile=True, full=True)` on an empty ledger
+   (target: the floor, every record read once at 2,500 a request plus the
+   task list; it spent 58 before the first import skipped its re-read);
 2. a sync when nothing changed, `run()` (target ≤ 2);
 3. the reconcile, `run(reconcile=True)`: every record dated in the open
    month plus the lookback is re-read (target ≤ 8);
@@ -78,6 +80,7 @@ TARGET_QUIET = 2        # nothing changed
 TARGET_RECONCILE = 8    # the open month
 TARGET_EDITS = 6        # after the edits
 TARGET_RATIO = 100.0    # baseline / ours
+FIRST_BEFORE = 58       # the first full sync's requests before the first import read at the floor (issue 14)
 
 
 @dataclass(frozen=True)
@@ -388,14 +391,19 @@ def measure_all(world: World, sessions, portal_id: int, sizes: Sizes, rng: rando
     base = measure(world, plain, "baseline", lambda: baseline(world, plain))
 
     b = base.requests
+    # The floor (issue 14): every record once, 50 pages of 50 a request, and
+    # the task list (its own 50 pages a request, the short page included).
+    records = sizes.history_records + sizes.open_records
+    floor = -(-records // 2_500) + -(-(len(world.p.tasks) + 1) // 2_500)
     edits_label = (f"sync after {changes.edits + changes.deletions} edits/deletions over {changes.tasks} tasks "
                    f"({changes.closed} in closed months)")
     ratio_note = " (info)" if sizes is QUICK else ""  # the baseline grows with the tasks; ours does not
     ratio_target = f">= {TARGET_RATIO:g}x{ratio_note}"
     first_n, quiet_n, rec_n, edits_n = first.requests, quiet.requests, reconcile.requests, edits.requests
     return [
-        result("first full sync (reconcile, full)", first_n, "requests", ratio=round(b / first_n, 1),
-               seconds=first.seconds),
+        result(f"first full sync (reconcile, full), floor {floor}: {records:,} records / 2,500 + the task list"
+               f" (was {FIRST_BEFORE})", first_n, "requests", f"<= {floor}", round(b / first_n, 1),
+               first_n <= floor, first.seconds),
         result("sync, nothing changed", quiet_n, "requests", f"<= {TARGET_QUIET}", round(b / quiet_n, 1),
                quiet_n <= TARGET_QUIET, quiet.seconds),
         result(f"reconcile, open month ({reconcile.report.window_records:,} records re-read)", rec_n, "requests",

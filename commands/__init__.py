@@ -109,13 +109,44 @@ def sync(ctx: AppContext, full: bool, portal_id: int | None, record_dir: str | N
     if not ids:
         raise click.ClickException("no portal connected: `python app.py connect --webhook URL` first")
     for pid in ids:
+        bar = ProgressBar(f"portal {pid}")
         try:
-            report = Sync(jc.sessions, jc.rest(pid), pid, progress=lambda m: click.echo(f"  {m}", err=True)).run(
+            report = Sync(jc.sessions, jc.rest(pid), pid, progress=bar.message, on_progress=bar.update).run(
                 reconcile=full, full=full)
         except RestError as err:
             raise click.ClickException(f"portal {pid}: {err}") from None
+        finally:
+            bar.close()
         click.echo(f"portal {pid}: {report.new_records} new records, {report.tasks_reread} tasks re-read, "
                    f"{report.deleted} deleted, {report.postings} postings, {report.requests} requests")
+
+
+class ProgressBar:
+    """`sync`'s progress on a terminal (tqdm): records read of the portal's
+    total, posted, requests, rate and time left. Quiet when stderr is not a
+    terminal (a cron job, a log file): the final line says it all there."""
+
+    def __init__(self, label: str) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(desc=label, unit=" records", unit_scale=True, dynamic_ncols=True, file=sys.stderr,
+                        disable=None, leave=True)
+
+    def message(self, text: str) -> None:
+        if self.bar.disable:
+            return
+        self.bar.set_description_str(text[:60], refresh=False)
+
+    def update(self, counts: Any) -> None:
+        if self.bar.disable:
+            return
+        if counts.total is not None and self.bar.total != counts.total:
+            self.bar.total = counts.total
+        self.bar.set_postfix(posted=f"{counts.posted:,}", requests=counts.requests, refresh=False)
+        self.bar.update(counts.read - self.bar.n)
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 @cli.command()

@@ -169,6 +169,7 @@ def _home(frame: frames.Frame, form: Form | None = None, status: int = 200):
     company_id = request.args.get("company", type=int)
     return render_frame(
         "manager_home.html", portal.id, status, frame=frame, portal=portal, accounts=accounts,
+        first_import=import_progress(s, portal.id, utcnow()),
         managers=access.managers(s, portal.id), companies=companies, users=users, company_id=company_id,
         f=lambda action: form if form is not None and action == request.view_args.get("action") else Form({}),
         row_errors=list(dict.fromkeys(form.errors.values()))
@@ -176,6 +177,34 @@ def _home(frame: frames.Frame, form: Form | None = None, status: int = 200):
         form=form or Form({}), done=request.args.get("done"), search=search,
         zone_options=[(z, z) for z in dict.fromkeys((portal.time_zone, *TIME_ZONES))],
     )
+
+
+@dataclass(frozen=True)
+class ImportProgress:
+    """The first import while it runs: records posted of those the portal
+    has, and the time left at the rate so far (None until it can be told)."""
+
+    done: int
+    total: int | None
+    percent: int | None
+    minutes_left: int | None
+
+
+def import_progress(s: Session, portal_id: int, now: datetime) -> ImportProgress | None:
+    """None once the first sync has finished: the page then shows balances only."""
+    from b24.models import SyncState
+
+    state = s.get(SyncState, portal_id)
+    if state is not None and state.first_sync_at is not None:
+        return None
+    done = (state.import_done or 0) if state is not None else 0
+    total = state.import_total if state is not None else None
+    percent = min(100, done * 100 // total) if total else None
+    minutes_left = None
+    if total and done and state.import_started_at is not None:
+        elapsed_s = max(1, int((now - state.import_started_at).total_seconds()))
+        minutes_left = -(-max(0, total - done) * elapsed_s // done // 60)  # rounded up
+    return ImportProgress(done, total, percent, minutes_left)
 
 
 @bp.post("/app/portal/<action>")

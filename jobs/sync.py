@@ -22,7 +22,9 @@ the portal's records are the truth (PRODUCT.md rule 1). One sync run:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -35,13 +37,65 @@ from b24.models import SyncState
 from b24.records import BadRecord, snapshot_from_elapseditem, task_from_api
 from ledger import calendar as cal
 from ledger import clock
-from ledger.entries import EntryDeleted, apply_entry
+from ledger.entries import EntryDeleted, apply_entries
 from ledger.models import Account, Period, Portal, Task, TimeEntry
 from ledger.tasks import upsert_task
 
 log = logging.getLogger("hourbook.sync")
 LOOKBACK = timedelta(days=3)  # records dated just before an open period still get re-read
 CLOCK_MARGIN = timedelta(minutes=2)
+
+
+@dataclass
+class Progress:
+    """Where a run stands, for a progress bar: records read from the portal
+    and posted, of `total` when the portal told it; requests spent."""
+
+    read: int = 0
+    posted: int = 0
+    total: int | None = None
+    requests: int = 0
+    requests_before: int = 0
+
+
+def prefetch(chunks: Iterator[list[dict]], lock: threading.Lock, depth: int = 1) -> Iterator[list[dict]]:
+    """The chunks of `chunks`, read one ahead on a thread of their own: the
+    portal's next answer is on its way while the caller posts the last one.
+    An error of the reader is raised here, in the caller's thread; leaving
+    the loop early stops the reader after its current read."""
+    box: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def read() -> None:
+        try:
+            while not stop.is_set():
+                with lock:
+                    chunk = next(chunks, done)
+                box.put(chunk)
+                if chunk is done:
+                    return
+        except BaseException as err:  # handed to the caller, who raises it
+            box.put(err)
+
+    thread = threading.Thread(target=read, name="sync-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = box.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a reader waiting to put
+            try:
+                box.get_nowait()
+            except queue.Empty:
+                pass
+            thread.join(0.05)
 
 
 @dataclass
@@ -59,11 +113,28 @@ class SyncReport:
 class Sync:
     def __init__(self, sessions: sessionmaker[Session], rest: Rest, portal_id: int,
                  now: Callable[[], datetime] = lambda: clock.now(),
-                 progress: Callable[[str], None] | None = None) -> None:
+                 progress: Callable[[str], None] | None = None,
+                 on_progress: Callable[[Progress], None] | None = None) -> None:
         self.sessions, self.rest, self.portal_id = sessions, rest, portal_id
         self.now = now
         self.progress = progress or (lambda message: None)
+        self.on_progress = on_progress
         self.report = SyncReport()
+        self.counts = Progress()
+        self.tasks_read: set[int] = set()
+        # The reader thread and this one never call the portal at once.
+        self.rest_lock = threading.Lock()
+
+    def progress_state(self, read: int = 0, posted: int = 0, total: int | None = None) -> None:
+        """Count records read and posted (and the total when the portal said
+        it), and tell whoever shows progress."""
+        self.counts.read += read
+        self.counts.posted += posted
+        if total is not None:
+            self.counts.total = self.counts.read + total
+        self.counts.requests = sum(self.rest.requests_made.values()) - self.counts.requests_before
+        if self.on_progress is not None:
+            self.on_progress(self.counts)
 
     # ------------------------------------------------------------ the run
 
@@ -75,27 +146,38 @@ class Sync:
         before = sum(self.rest.requests_made.values())
         state = self._state()
         cursor = state.last_record_id
+        # The first import: every record is read now from the first ID on, so
+        # the full run's re-read of every record (and of every task) would
+        # read the same again. The task list comes whole (what decides each
+        # record's account), with each task's total in it.
+        first = cursor == 0
         known = self._count_tasks()
         # Enough task pages to see the end of the list (a short page) in this
         # same request; the rest of the batch reads new records.
-        task_pages = min(45, known // reader.PAGE + 1)
+        task_pages = reader.FIRST_TASK_PAGES if first else min(45, known // reader.PAGE + 1)
         record_pages = reader.MAX_BATCH - task_pages
+        select_ = reader.TASK_FIELDS if first else ["ID", "TIME_SPENT_IN_LOGS"]
         cmds = {**reader.chain_commands("r", cursor, record_pages, reader._records_page),
-                **reader.task_chain_commands(0, task_pages, ["ID", "TIME_SPENT_IN_LOGS"])}
-        first = self.rest.batch(cmds)
-        records = reader.read_chain(first, "r", record_pages, cursor)
-        totals = reader.read_task_chain(first, task_pages, 0)
-        self._apply_records(records.items)
-        if not records.done:
-            for chunk in reader.new_records(self.rest, records.last_id):
-                self._apply_records(chunk)
+                **reader.task_chain_commands(0, task_pages, select_)}
+        batch = self.rest.batch(cmds)
+        records = reader.read_chain(batch, "r", record_pages, cursor)
+        totals = reader.read_task_chain(batch, task_pages, 0)
+        remaining = batch.total.get("r0")
         task_rows = list(totals.items)
         if not totals.done:
-            for chunk in reader.task_totals(self.rest, totals.last_id):
+            for chunk in reader.task_list(self.rest, totals.last_id, select_):
                 task_rows.extend(chunk)
+        if first:
+            self._store_tasks(self._task_infos(task_rows))
+            self.tasks_read = {int(row["id"]) for row in task_rows}
+        remaining = int(remaining) if remaining not in (None, "") else None
+        if state.first_sync_at is None:
+            self._import_started(remaining, started)
+        self.progress_state(total=remaining)
+        self._stream_records(records.items, None if records.done else records.last_id)
         self._check_totals(task_rows)
         if reconcile or full:
-            self._reconcile(state.reconcile_at, full)
+            self._reconcile(state.reconcile_at, full, read_all=first)
         self._finish(reconcile or full, full, started)
         self.report.requests = sum(self.rest.requests_made.values()) - before
         return self.report
@@ -115,6 +197,7 @@ class Sync:
     # ------------------------------------------------------------ steps
 
     def _state(self) -> SyncState:
+        self.counts.requests_before = sum(self.rest.requests_made.values())
         with self.sessions() as s, s.begin():
             state = s.get(SyncState, self.portal_id)
             if state is None:
@@ -140,8 +223,19 @@ class Sync:
                 log.warning("portal %s: unreadable record %s: %s", self.portal_id, item.get("ID"), err)
         return snaps
 
+    def _stream_records(self, first: list[dict], after: int | None) -> None:
+        """Apply `first`, then every record after `after` as the portal hands
+        the batches over: the next batch is read while the last is posted."""
+        self._apply_records(first)
+        if after is None:
+            return
+        for chunk in prefetch(reader.new_records(self.rest, after), self.rest_lock):
+            self._apply_records(chunk)
+
     def _apply_records(self, items: list[dict]) -> None:
-        """Apply new records and move the cursor past them, in one transaction."""
+        """Apply new records through the ledger's bulk path and move the
+        cursor past them, in one transaction: a run killed at any moment
+        resumes after the last page it committed, and counts nothing twice."""
         if not items:
             return
         snaps = self._snapshots(items)
@@ -149,12 +243,32 @@ class Sync:
         last = max(int(item["ID"]) for item in items)
         now = self.now()
         with self.sessions() as s, s.begin():
-            for snap in snaps:
-                self.report.postings += apply_entry(s, snap, now).written
+            self.report.postings += sum(r.written for r in apply_entries(s, snaps, now))
             state = s.get(SyncState, self.portal_id)
             state.last_record_id = max(state.last_record_id, last)
+            if state.first_sync_at is None:
+                state.import_done = (state.import_done or 0) + len(items)
         self.report.new_records += len(items)
         self.progress(f"{self.report.new_records} new records")
+        self.progress_state(read=len(items), posted=len(snaps))
+
+    def _import_started(self, remaining: int | None, started: datetime) -> None:
+        """The first import's size, for the manager's page: what is posted
+        already plus what the portal says is left (a resumed import)."""
+        with self.sessions() as s, s.begin():
+            state = s.get(SyncState, self.portal_id)
+            if remaining is not None:
+                state.import_total = (state.import_done or 0) + remaining
+            state.import_started_at = state.import_started_at or started
+
+    def _task_infos(self, rows: list[dict]) -> list:
+        infos = []
+        for item in rows:
+            try:
+                infos.append(task_from_api(item))
+            except BadRecord as err:
+                self.report.bad_records.append(str(err))
+        return infos
 
     def _refresh_tasks(self, task_ids: list[int], only_unknown: bool = False) -> None:
         if only_unknown and task_ids:
@@ -164,13 +278,9 @@ class Sync:
             task_ids = [t for t in task_ids if t not in known]
         if not task_ids:
             return
-        infos = []
-        for item in reader.tasks_meta(self.rest, task_ids):
-            try:
-                infos.append(task_from_api(item))
-            except BadRecord as err:
-                self.report.bad_records.append(str(err))
-        self._store_tasks(infos)
+        with self.rest_lock:
+            items = reader.tasks_meta(self.rest, task_ids)
+        self._store_tasks(self._task_infos(items))
 
     def _store_tasks(self, infos: list) -> None:
         now = self.now()
@@ -223,22 +333,22 @@ class Sync:
                     Task.portal_id == self.portal_id, Task.parent_id.in_(sorted(gone)))).scalars())
             self._refresh_tasks(children)
         with self.sessions() as s, s.begin():
+            page: list = []
             for task_id in task_ids:
-                items = found.get(task_id, [])
-                seen = set()
-                for snap in self._snapshots(items):
-                    seen.add(snap.record_id)
-                    self.report.postings += apply_entry(s, snap, now).written
-                self._delete_missing(s, task_id, seen, now)
+                snaps = self._snapshots(found.get(task_id, []))
+                page.extend(snaps)
+                page.extend(self._missing(s, task_id, {snap.record_id for snap in snaps}))
+            self.report.postings += sum(r.written for r in apply_entries(s, page, now))
         self.report.tasks_reread += len(task_ids)
 
-    def _delete_missing(self, s: Session, task_id: int, seen: set[int], now: datetime) -> None:
-        for record_id in s.execute(select(TimeEntry.record_id).where(
+    def _missing(self, s: Session, task_id: int, seen: set[int]) -> list[EntryDeleted]:
+        """The task's live entries the portal no longer has: their deletions."""
+        gone = [EntryDeleted(self.portal_id, record_id) for record_id in s.execute(
+            select(TimeEntry.record_id).where(
                 TimeEntry.portal_id == self.portal_id, TimeEntry.task_id == task_id,
-                TimeEntry.deleted.is_(False))).scalars():
-            if record_id not in seen:
-                self.report.postings += apply_entry(s, EntryDeleted(self.portal_id, record_id), now).written
-                self.report.deleted += 1
+                TimeEntry.deleted.is_(False))).scalars() if record_id not in seen]
+        self.report.deleted += len(gone)
+        return gone
 
     def _window_start(self) -> datetime:
         with self.sessions() as s:
@@ -252,26 +362,37 @@ class Sync:
             earliest = cal.local_midnight(cal.month_start(cal.local_date(self.now(), tz)), tz)
         return earliest - LOOKBACK
 
-    def _reconcile(self, last: datetime | None, full: bool) -> None:
+    def _reconcile(self, last: datetime | None, full: bool, read_all: bool = False) -> None:
         with self.sessions() as s:
             tz = s.get(Portal, self.portal_id).time_zone
         # The full run re-reads every record, not only the window: an edit in a
         # closed month that leaves its task's total as it was (durations swapped
         # between two records, a record re-dated within the closed months) shows
-        # in no total and in no window.
+        # in no total and in no window. `read_all`: this run has just read every
+        # record (the first import), so there is nothing to re-read.
         since = None if full else self._window_start()
         seen: set[int] = set()
         now = self.now()
-        chunks = reader.new_records(self.rest, 0) if since is None else \
+        chunks = iter(()) if read_all else reader.new_records(self.rest, 0) if since is None else \
             reader.records_since(self.rest, since.astimezone(cal.zone(tz)))
-        for chunk in chunks:
+        for chunk in prefetch(chunks, self.rest_lock):
             snaps = self._snapshots(chunk)
             self._refresh_tasks(sorted({s.task_id for s in snaps}), only_unknown=True)
             with self.sessions() as s, s.begin():
-                for snap in snaps:
-                    seen.add(snap.record_id)
-                    self.report.postings += apply_entry(s, snap, now).written
+                seen.update(snap.record_id for snap in snaps)
+                self.report.postings += sum(r.written for r in apply_entries(s, snaps, now))
             self.report.window_records += len(chunk)
+            self.progress_state(read=len(chunk), posted=len(snaps))
+        if read_all:
+            if full:
+                # Every task we mirror that this run did not read: parents
+                # without time of their own, read as their subtasks came.
+                with self.sessions() as s:
+                    ids = sorted(set(s.execute(select(Task.task_id).where(
+                        Task.portal_id == self.portal_id)).scalars()) - self.tasks_read)
+                if ids:
+                    self._store_tasks(self._task_infos(reader.tasks_meta(self.rest, ids)))
+            return
         # The live entries the read did not bring back, found here rather than by
         # NOT IN: a list of every record read would pass PostgreSQL's bind limit.
         with self.sessions() as s:

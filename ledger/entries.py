@@ -10,21 +10,22 @@ period as a correction that names the original (PRODUCT.md rules 1, 2, 5).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from . import calendar as cal
-from .db import sum_s, utcnow
+from .db import insert_rows, sum_s, update_rows, utcnow
 from .memo import forget, memo
 from .models import Account, AccountBinding, Contract, Period, Portal, Posting, Task, TeamMember, TimeEntry
-from .periods import FUTURE, current_open, period_for
-from .postings import NewPosting, lock_open_period, post
+from .periods import FUTURE, contract_at, current_open, period_for, remember_contracts, remember_months
+from .postings import lock_open_periods, new_ids, post_many
 from .rounding import RoundingRule, round_seconds
 
 
@@ -77,16 +78,76 @@ RETRY_STATES = ("new", "future", "unplaced")
 def apply_entry(
     session: Session, snap: EntrySnapshot | EntryDeleted, now: datetime | None = None
 ) -> ApplyResult:
+    """One record's state: a page of one through `apply_entries`, so there
+    is one way to post."""
+    return apply_entries(session, [snap], now)[0]
+
+
+def apply_entries(
+    session: Session, snaps: Sequence[EntrySnapshot | EntryDeleted], now: datetime | None = None
+) -> list[ApplyResult]:
+    """Apply a page of record states in the caller's transaction, set-based:
+    one query finds the page's entries (locked), one finds what is posted
+    for those that have postings, new entries and postings go in as
+    multi-row inserts, and running totals move once per period.
+
+    The result is what applying the states one by one, in order, would
+    write: the same postings (keys, amounts, periods). A record that appears
+    several times in the page is applied in rounds (its first state in the
+    first round, its second in the next), since its later state is
+    measured against what its earlier one posted. Returns one result a
+    state, in order."""
     now = now or utcnow()
-    entry, changed = _lock_entry(session, snap, now)
-    if entry is None:  # deletion of a record we never saw
-        return ApplyResult(None, 0, "unknown", 0)
-    if not changed and entry.state not in RETRY_STATES:
-        # Nothing new about the record, and every settings change already
-        # re-derived its entries (contracts.py, reapply_task): what is posted
-        # is what it should count. This is the path of most reconcile reads.
-        return ApplyResult(entry.id, entry.version, entry.state, 0)
-    return reapply(session, entry, now)
+    results: list[ApplyResult | None] = [None] * len(snaps)
+    rounds: list[list[int]] = []
+    occurrences: dict[tuple[int, int], int] = defaultdict(int)
+    for index, snap in enumerate(snaps):
+        key = (snap.portal_id, snap.record_id)
+        n = occurrences[key]
+        occurrences[key] += 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(index)
+    rows = _load_entries(session, occurrences)
+    raced: list[int] = []  # states of records a concurrent transaction inserted first
+    raced_keys: set[tuple[int, int]] = set()
+    for round_ in rounds:
+        work: list[tuple[int, _Entry]] = []
+        for index in round_:
+            snap = snaps[index]
+            key = (snap.portal_id, snap.record_id)
+            if key in raced_keys:
+                raced.append(index)
+                continue
+            entry, changed = _merge(rows.get(key), snap, now)
+            if entry is None:  # deletion of a record we never saw
+                results[index] = ApplyResult(None, 0, "unknown", 0)
+                continue
+            rows[key] = entry
+            if not changed and entry.state not in RETRY_STATES:
+                # Nothing new about the record, and every settings change already
+                # re-derived its entries (contracts.py, reapply_task): what is posted
+                # is what it should count. This is the path of most reconcile reads.
+                results[index] = ApplyResult(entry.id, entry.version, entry.state, 0)
+                continue
+            work.append((index, entry))
+        written, lost = _post_entries(session, [entry for _, entry in work], now)
+        for (index, entry), count in zip(work, written):
+            key = (entry.portal_id, entry.record_id)
+            if key in lost:
+                raced_keys.add(key)
+                rows.pop(key, None)
+                raced.append(index)
+            else:
+                results[index] = ApplyResult(entry.id, entry.version, entry.state, count)
+    _store_entries(session, rows.values(), now)
+    if raced:
+        # Their rows exist now: applied again, they are locked (waiting for
+        # the other transaction) and measured against what it stored.
+        raced.sort()
+        for index, res in zip(raced, apply_entries(session, [snaps[i] for i in raced], now)):
+            results[index] = res
+    return results  # type: ignore[return-value]
 
 
 def reapply_task(session: Session, portal_id: int, *task_ids: int, now: datetime | None = None) -> int:
@@ -95,96 +156,327 @@ def reapply_task(session: Session, portal_id: int, *task_ids: int, now: datetime
     return reapply_where(session, TimeEntry.portal_id == portal_id, TimeEntry.task_id.in_(task_ids), now=now)
 
 
-def reapply(session: Session, entry: TimeEntry, now: datetime) -> ApplyResult:
-    """Post the difference between what `entry` should count and what is posted.
+# ---------------------------------------------------------------- the bulk path's parts
 
-    Also the path for configuration changes (team, contract, task moved to
-    another company): the record did not change, what it means did."""
-    portal = session.get(Portal, entry.portal_id)
-    assert portal is not None
-    state, account, origin, target_s = _derive(session, portal, entry, now)
-    entry.state, entry.counted_s = state, target_s
-    entry.account_id = account.id if account is not None else None
-    entry.period_id = origin.id if origin is not None else None
+_ENTRY_COLUMNS = ("id", "portal_id", "record_id", "task_id", "user_id", "duration_s", "work_at", "comment",
+                  "deleted", "version", "post_seq", "state", "account_id", "period_id", "counted_s",
+                  "first_seen_at", "updated_at")
+_SNAPSHOT_FIELDS = ("task_id", "user_id", "duration_s", "work_at", "comment")
+_UPDATED_COLUMNS = ("task_id", "user_id", "duration_s", "work_at", "comment", "deleted", "version", "post_seq",
+                    "state", "account_id", "period_id", "counted_s", "updated_at")
+_IN_CHUNK = 2_000  # values per IN (...) list: far below either database's bind limit
 
-    posted: dict[Loc, int] = {}
-    frozen: dict[tuple[int, int], int] = defaultdict(int)  # (account, origin) -> amount
-    never_posted = entry.post_seq == 0  # a record seen for the first time has nothing to undo
-    for acc_id, period_id, origin_id, status, amount in () if never_posted else session.execute(
-        select(Posting.account_id, Posting.period_id, Posting.origin_period_id, Period.status,
-               sum_s(Posting.amount_s))
-        .join(Period, Period.id == Posting.period_id)
-        .where(Posting.entry_id == entry.id)
-        .group_by(Posting.account_id, Posting.period_id, Posting.origin_period_id, Period.status)
-    ):
-        if not amount:
+
+@dataclass(eq=False)
+class _Entry:
+    """A working copy of one time_entries row while a page is applied;
+    written back once at the end (`_store_entries`). `id` is None until the
+    row is inserted; `stored` says whether the row in the database already
+    holds these values."""
+
+    id: int | None
+    portal_id: int
+    record_id: int
+    task_id: int
+    user_id: int
+    duration_s: int
+    work_at: datetime
+    comment: str
+    deleted: bool
+    version: int
+    post_seq: int
+    state: str
+    account_id: int | None
+    period_id: int | None
+    counted_s: int
+    first_seen_at: datetime
+    updated_at: datetime
+    stored: bool = True
+
+    def values(self) -> dict[str, Any]:
+        values = dict(self.__dict__)
+        del values["id"], values["stored"]
+        return values
+
+
+def _load_entries(session: Session, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], _Entry]:
+    """The page's existing entries, locked for this transaction (FOR UPDATE;
+    SQLite's BEGIN IMMEDIATE already holds the whole database)."""
+    table = TimeEntry.__table__
+    by_portal: dict[int, list[int]] = defaultdict(list)
+    for portal_id, record_id in keys:
+        by_portal[portal_id].append(record_id)
+    found: dict[tuple[int, int], _Entry] = {}
+    for portal_id, record_ids in by_portal.items():
+        record_ids.sort()  # a fixed lock order: two pages never wait for each other in a circle
+        for start in range(0, len(record_ids), _IN_CHUNK):
+            stmt = (select(*[table.c[name] for name in _ENTRY_COLUMNS])
+                    .where(table.c.portal_id == portal_id,
+                           table.c.record_id.in_(record_ids[start:start + _IN_CHUNK]))
+                    .order_by(table.c.record_id)
+                    .with_for_update())
+            for row in session.execute(stmt):
+                entry = _Entry(*row)
+                found[(portal_id, entry.record_id)] = entry
+    return found
+
+
+def _merge(entry: _Entry | None, snap: EntrySnapshot | EntryDeleted, now: datetime) -> tuple[_Entry | None, bool]:
+    """`entry` updated to `snap`, its version bumped if anything changed; and
+    whether it did (a record seen for the first time always did)."""
+    if isinstance(snap, EntryDeleted):
+        if entry is None or entry.deleted:
+            return entry, False
+        entry.deleted = True
+        entry.version += 1
+        entry.updated_at = now
+        entry.stored = False
+        return entry, True
+    if entry is None:
+        return _Entry(None, snap.portal_id, snap.record_id, snap.task_id, snap.user_id, snap.duration_s,
+                      snap.work_at, snap.comment, False, 1, 0, "new", None, None, 0, now, now,
+                      stored=False), True
+    differs = entry.deleted or any(getattr(entry, k) != getattr(snap, k) for k in _SNAPSHOT_FIELDS)
+    if differs:
+        for k in _SNAPSHOT_FIELDS:
+            setattr(entry, k, getattr(snap, k))
+        entry.deleted = False
+        entry.version += 1
+        entry.updated_at = now
+        entry.stored = False
+    return entry, differs or entry.state == "new"
+
+
+def _post_entries(session: Session, work: list[_Entry], now: datetime) -> tuple[list[int], set[tuple[int, int]]]:
+    """Re-derive each entry of `work` (each at most once) and post the
+    difference between what it should count and what is posted for it.
+    Returns the postings written per entry, and the entries a concurrent
+    transaction inserted first (nothing is posted for those here)."""
+    if not work:
+        return [], set()
+    portals: dict[int, Portal] = {}
+    for portal_id in sorted({e.portal_id for e in work}):
+        portal = portals[portal_id] = session.get(Portal, portal_id)
+        assert portal is not None
+        _prefetch(session, portal, [e for e in work if e.portal_id == portal_id], now)
+    derived: list[tuple[Account | None, Period | None, int]] = []
+    seen: dict[Any, Any] = {}
+    for entry in work:
+        portal = portals[entry.portal_id]
+        state, account, origin, target_s = _derive(session, portal, entry, now, seen)
+        if (state, account.id if account else None, origin.id if origin else None, target_s) != (
+                entry.state, entry.account_id, entry.period_id, entry.counted_s):
+            entry.stored = False
+        entry.state, entry.counted_s = state, target_s
+        entry.account_id = account.id if account is not None else None
+        entry.period_id = origin.id if origin is not None else None
+        derived.append((account, origin, target_s))
+
+    posted = _posted(session, [e.id for e in work if e.post_seq and e.id is not None])
+    planned: list[tuple[_Entry, int, int, int, int]] = []  # entry, account, period, origin, delta
+    counts: dict[int, int] = {}
+    for entry, (account, origin, target_s) in zip(work, derived):
+        portal = portals[entry.portal_id]
+        counts[id(entry)] = 0
+        if entry.id not in posted:
+            # Nothing posted for the entry (the first import's every record):
+            # what it should count is the whole difference, in one place.
+            if target_s:
+                assert account is not None and origin is not None
+                target = origin if origin.status == "open" else _open_of(session, portal, account.id, now)
+                if target is None:
+                    entry.state = "unplaced"
+                else:
+                    entry.post_seq += 1
+                    entry.stored = False
+                    planned.append((entry, account.id, target.id, origin.id, -target_s))
             continue
-        if status == "closed":
-            frozen[(acc_id, origin_id)] += amount
-        else:
-            posted[(acc_id, period_id, origin_id)] = amount
-
-    desired: dict[Loc, int] = defaultdict(int)
-    unplaced = False
-    open_cache: dict[int, Period | None] = {}
-
-    def open_of(acc_id: int) -> Period | None:
-        if acc_id not in open_cache:
-            acc = account if account is not None and account.id == acc_id else session.get(Account, acc_id)
-            open_cache[acc_id] = current_open(session, portal, acc, now) if acc is not None else None
-        return open_cache[acc_id]
-
-    if target_s:
-        assert account is not None and origin is not None
-        if origin.status == "open":
-            desired[(account.id, origin.id, origin.id)] -= target_s
-        else:
-            target = open_of(account.id)
+        here: dict[Loc, int] = {}
+        frozen: dict[tuple[int, int], int] = defaultdict(int)  # (account, origin) -> amount
+        for acc_id, period_id, origin_id, status, amount in posted.get(entry.id, ()):
+            if status == "closed":
+                frozen[(acc_id, origin_id)] += amount
+            else:
+                here[(acc_id, period_id, origin_id)] = amount
+        desired: dict[Loc, int] = defaultdict(int)
+        unplaced = False
+        if target_s:
+            assert account is not None and origin is not None
+            if origin.status == "open":
+                desired[(account.id, origin.id, origin.id)] -= target_s
+            else:
+                target = _open_of(session, portal, account.id, now)
+                if target is None:
+                    unplaced = True
+                else:
+                    desired[(account.id, target.id, origin.id)] -= target_s
+        for (acc_id, origin_id), amount in frozen.items():
+            # Hours charged in a closed period stay there; the open period gets
+            # the reversal, naming where the hours were first counted.
+            target = _open_of(session, portal, acc_id, now)
             if target is None:
                 unplaced = True
             else:
-                desired[(account.id, target.id, origin.id)] -= target_s
-    for (acc_id, origin_id), amount in frozen.items():
-        # Hours charged in a closed period stay there; the open period gets
-        # the reversal, naming where the hours were first counted.
-        target = open_of(acc_id)
-        if target is None:
-            unplaced = True
-        else:
-            desired[(acc_id, target.id, origin_id)] -= amount
+                desired[(acc_id, target.id, origin_id)] -= amount
+        deltas = [
+            (loc, desired.get(loc, 0) - here.get(loc, 0))
+            for loc in sorted(set(desired) | set(here))
+            if desired.get(loc, 0) != here.get(loc, 0)
+        ]
+        if deltas:
+            entry.post_seq += 1
+            entry.stored = False
+            for (acc_id, period_id, origin_id), delta in deltas:
+                planned.append((entry, acc_id, period_id, origin_id, delta))
+        if unplaced:
+            entry.state = "unplaced"
+        counts[id(entry)] = 0
 
-    deltas = [
-        (loc, desired.get(loc, 0) - posted.get(loc, 0))
-        for loc in sorted(set(desired) | set(posted))
-        if desired.get(loc, 0) != posted.get(loc, 0)
-    ]
-    written = 0
-    if deltas:
-        entry.post_seq += 1
-        for (acc_id, period_id, origin_id), delta in deltas:
-            lock_open_period(session, period_id)
-            written += post(session, NewPosting(
-                key=f"entry:{entry.id}:v{entry.version}:s{entry.post_seq}:{period_id}:{origin_id}",
-                portal_id=portal.id, account_id=acc_id, period_id=period_id, kind="consumption",
-                amount_s=delta, origin_period_id=origin_id, entry_id=entry.id,
-                entry_version=entry.version,
-            ), now)
-    if unplaced:
-        entry.state = "unplaced"
-    return ApplyResult(entry.id, entry.version, entry.state, written)
+    if planned:
+        lock_open_periods(session, sorted({period_id for _, _, period_id, _, _ in planned}))
+    lost = _insert_new(session, [e for e in work if e.id is None], now)
+    rows = [{
+        "key": f"entry:{entry.id}:v{entry.version}:s{entry.post_seq}:{period_id}:{origin_id}",
+        "portal_id": entry.portal_id, "account_id": acc_id, "period_id": period_id, "kind": "consumption",
+        "amount_s": delta, "origin_period_id": origin_id, "entry_id": entry.id, "entry_version": entry.version,
+        "adjustment_id": None, "author": None, "reason": None,
+    } for entry, acc_id, period_id, origin_id, delta in planned
+        if (entry.portal_id, entry.record_id) not in lost]
+    owners = {row["key"]: id(entry) for row, (entry, *_) in zip(rows, (p for p in planned
+              if (p[0].portal_id, p[0].record_id) not in lost))}
+    for key in post_many(session, rows, now):
+        counts[owners[key]] += 1
+    return [counts[id(entry)] for entry in work], lost
 
 
-_ENTRY_FOR_UPDATE = (
-    select(TimeEntry)
-    .where(TimeEntry.portal_id == bindparam("p_portal"), TimeEntry.record_id == bindparam("p_record"))
-    .with_for_update()
-    .execution_options(populate_existing=True)
-)
-_SNAPSHOT_FIELDS = ("task_id", "user_id", "duration_s", "work_at", "comment")
+def _prefetch(session: Session, portal: Portal, entries: list[_Entry], now: datetime) -> None:
+    """Read what deriving the page's entries asks, a few queries for the
+    whole page rather than a few per entry: the tasks' accounts, the
+    accounts' contracts, the month periods the entries fall in, the users'
+    team memberships. Everything lands in the transaction's memo, where
+    `_derive` finds it."""
+    cache = memo(session)
+    tasks = {e.task_id for e in entries}
+    if portal.mode == "integrator":
+        _remember_task_accounts(session, portal, tasks)
+        accounts = {a for t in tasks if (a := cache[("task-account", portal.id, t)]) is not None}
+    else:
+        found = account_for_task(session, portal, 0)
+        accounts = {found} if found is not None else set()
+    remember_contracts(session, [a.id for a in accounts])
+    by_id = {a.id: a for a in accounts}
+    tz = portal.time_zone
+    this_month = cal.month_start(cal.local_date(now, tz))
+    pairs: set[tuple[int, str]] = set()
+    months: dict[datetime, date] = {}
+    for e in entries:
+        account = cache[("task-account", portal.id, e.task_id)] if portal.mode == "integrator" else \
+            next(iter(accounts), None)
+        if account is None:
+            continue
+        first = months.get(e.work_at)
+        if first is None:
+            first = months[e.work_at] = cal.month_start(cal.local_date(e.work_at, tz))
+        if first <= this_month:
+            pairs.add((account.id, cal.month_label(first)))
+    pairs |= {(a, cal.month_label(this_month)) for a in by_id}  # where corrections go
+    remember_months(session, pairs)
+    users = sorted({e.user_id for e in entries if ("team", portal.id, e.user_id) not in cache})
+    if users:
+        members: dict[int, list[TeamMember]] = {u: [] for u in users}
+        for start in range(0, len(users), _IN_CHUNK):
+            for member in session.execute(
+                select(TeamMember)
+                .where(TeamMember.portal_id == portal.id, TeamMember.user_id.in_(users[start:start + _IN_CHUNK]))
+                .order_by(TeamMember.account_id.is_(None), TeamMember.id)
+            ).scalars():
+                members[member.user_id].append(member)
+        for user, found_members in members.items():
+            cache[("team", portal.id, user)] = found_members
+
+
+def _remember_task_accounts(session: Session, portal: Portal, task_ids: set[int]) -> None:
+    """`account_for_task` for many tasks of an integrator's portal at once:
+    the tasks (and their parents, as far as placement looks up) and the
+    portal's bindings in a few queries, then the same walk as
+    `_account_by_task`."""
+    cache = memo(session)
+    wanted = {t for t in task_ids if ("task-account", portal.id, t) not in cache}
+    if not wanted:
+        return
+    key = ("bindings", portal.id)
+    if key not in cache:
+        cache[key] = {(b.kind, b.ref_id): account for b, account in session.execute(
+            select(AccountBinding, Account).join(Account, AccountBinding.account_id == Account.id)
+            .where(AccountBinding.portal_id == portal.id, Account.active.is_(True)))}
+    bindings = cache[key]
+    rows: dict[int, Any] = {}  # task id -> (task_id, company_id, group_id, parent_id), None when unknown
+    frontier = set(wanted)
+    for _ in range(MAX_PARENTS):
+        frontier -= set(rows)
+        if not frontier:
+            break
+        ids = sorted(frontier)
+        for t in ids:
+            rows[t] = None
+        table = Task.__table__
+        for start in range(0, len(ids), _IN_CHUNK):
+            for task in session.execute(select(table.c.task_id, table.c.company_id, table.c.group_id,
+                                               table.c.parent_id).where(
+                    table.c.portal_id == portal.id, table.c.task_id.in_(ids[start:start + _IN_CHUNK]))):
+                rows[task.task_id] = task
+        frontier = {task.parent_id for task in rows.values() if task is not None and task.parent_id is not None}
+    for task_id in wanted:
+        found = None
+        seen: set[int] = set()
+        current: int | None = task_id
+        while current is not None and current not in seen and len(seen) < MAX_PARENTS:
+            seen.add(current)
+            if current not in rows:  # deeper than read above: ask the one-task way
+                found = _account_by_task(session, portal, current)
+                break
+            task = rows[current]
+            if task is None:
+                break
+            hit = next((bindings[(kind, ref)] for kind, ref in (("company", task.company_id), ("group", task.group_id))
+                        if ref is not None and (kind, ref) in bindings), None)
+            if hit is not None:
+                found = hit
+                break
+            current = task.parent_id
+        cache[("task-account", portal.id, task_id)] = found
+
+
+def _posted(session: Session, entry_ids: list[int]) -> dict[int, list[tuple[int, int, int | None, str, int]]]:
+    """What is posted for each entry, summed per place and with its period's
+    status: one query for the page."""
+    found: dict[int, list] = defaultdict(list)
+    for start in range(0, len(entry_ids), _IN_CHUNK):
+        for entry_id, acc_id, period_id, origin_id, status, amount in session.execute(
+            select(Posting.entry_id, Posting.account_id, Posting.period_id, Posting.origin_period_id,
+                   Period.status, sum_s(Posting.amount_s))
+            .join(Period, Period.id == Posting.period_id)
+            .where(Posting.entry_id.in_(entry_ids[start:start + _IN_CHUNK]))
+            .group_by(Posting.entry_id, Posting.account_id, Posting.period_id, Posting.origin_period_id,
+                      Period.status)
+        ):
+            if amount:
+                found[entry_id].append((acc_id, period_id, origin_id, status, int(amount)))
+    return found
+
+
+def _open_of(session: Session, portal: Portal, account_id: int, now: datetime) -> Period | None:
+    """Where corrections of the account go now (memoized for the transaction)."""
+    cache = memo(session)
+    key = ("open", account_id, now)
+    if key not in cache:
+        account = session.get(Account, account_id)
+        cache[key] = current_open(session, portal, account, now) if account is not None else None
+    return cache[key]
 
 
 @lru_cache(maxsize=None)
-def _insert_entry(dialect: str) -> Any:
+def _insert_entries(dialect: str) -> Any:
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
@@ -192,63 +484,95 @@ def _insert_entry(dialect: str) -> Any:
     return insert(TimeEntry.__table__).on_conflict_do_nothing(index_elements=["portal_id", "record_id"])
 
 
-def _lock_entry(
-    session: Session, snap: EntrySnapshot | EntryDeleted, now: datetime
-) -> tuple[TimeEntry | None, bool]:
-    """Our mirror of the record, locked for this transaction, updated to `snap`
-    with its version bumped if anything changed; and whether it did."""
-    ids = {"p_portal": snap.portal_id, "p_record": snap.record_id}
-    entry = session.execute(_ENTRY_FOR_UPDATE, ids).scalar_one_or_none()
-    if isinstance(snap, EntryDeleted):
-        if entry is None or entry.deleted:
-            return entry, False
-        entry.deleted = True
-        entry.version += 1
-        entry.updated_at = now
-        return entry, True
-    fields = {name: getattr(snap, name) for name in _SNAPSHOT_FIELDS}
-    fields["deleted"] = False
-    if entry is None:
-        # A racing worker may insert the same record first: then we wait for
-        # its lock and compare against what it stored, like any other change.
-        session.execute(_insert_entry(session.get_bind().dialect.name), {
-            "portal_id": snap.portal_id, "record_id": snap.record_id, "version": 1, "post_seq": 0,
-            "state": "new", "counted_s": 0, "first_seen_at": now, "updated_at": now, **fields,
-        })
-        entry = session.execute(_ENTRY_FOR_UPDATE, ids).scalar_one()
-    if entry.state == "new":  # inserted just now (by us or a racing worker)
-        changed = True
-    else:
-        changed = any(getattr(entry, k) != v for k, v in fields.items())
-    if any(getattr(entry, k) != v for k, v in fields.items()):
-        for k, v in fields.items():
-            setattr(entry, k, v)
-        entry.version += 1
-        entry.updated_at = now
-    return entry, changed
+def _insert_new(session: Session, entries: list[_Entry], now: datetime) -> set[tuple[int, int]]:
+    """Insert entries seen for the first time, as derived (one multi-row
+    insert with ids taken beforehand, so nothing has to come back); returns
+    the records a concurrent transaction inserted first."""
+    if not entries:
+        return set()
+    ids = new_ids(session, TimeEntry.__table__, len(entries))
+    rows = []
+    for entry, id_ in zip(entries, ids):
+        entry.id = id_
+        rows.append((id_, entry.portal_id, entry.record_id, entry.task_id, entry.user_id, entry.duration_s,
+                     entry.work_at, entry.comment, entry.deleted, entry.version, entry.post_seq, entry.state,
+                     entry.account_id, entry.period_id, entry.counted_s, entry.first_seen_at, entry.updated_at))
+    inserted = insert_rows(session, TimeEntry.__table__, _ENTRY_COLUMNS, rows, ("portal_id", "record_id"))
+    if inserted == len(rows):
+        for entry in entries:
+            entry.stored = True
+        return set()
+    table = TimeEntry.__table__
+    ours = set()
+    for start in range(0, len(ids), _IN_CHUNK):
+        ours.update(session.execute(select(table.c.id).where(table.c.id.in_(ids[start:start + _IN_CHUNK]))).scalars())
+    lost = set()
+    for entry in entries:
+        if entry.id in ours:
+            entry.stored = True
+        else:
+            entry.id = None
+            lost.add((entry.portal_id, entry.record_id))
+    return lost
+
+
+def _store_entries(session: Session, entries: Iterable[_Entry], now: datetime) -> None:
+    """Write back the entries the page changed: one executemany."""
+    changed = [e for e in entries if not e.stored and e.id is not None]
+    if not changed:
+        return
+    update_rows(session, TimeEntry.__table__, _UPDATED_COLUMNS,
+                [(*[getattr(e, name) for name in _UPDATED_COLUMNS], e.id) for e in changed])
+    for e in changed:
+        e.stored = True
+    # ORM objects of these rows loaded earlier in the session are stale now.
+    for e in changed:
+        obj = session.identity_map.get(identity_key(TimeEntry, e.id))
+        if obj is not None:
+            session.expire(obj)
 
 
 def _derive(
-    session: Session, portal: Portal, entry: TimeEntry, now: datetime
+    session: Session, portal: Portal, entry: TimeEntry | _Entry, now: datetime,
+    seen: dict[Any, Any] | None = None,
 ) -> tuple[str, Account | None, Period | None, int]:
-    """(state, account, period by date, seconds to count) for the entry now."""
+    """(state, account, period by date, seconds to count) for the entry now.
+
+    `seen` keeps answers for the rest of a page: a retainer's period and
+    rounding depend on the account and the local day only, a membership on
+    the user, the account and the day."""
+    seen = {} if seen is None else seen
     account = account_for_task(session, portal, entry.task_id)
     if account is None:
         return ("deleted" if entry.deleted else "no_account"), None, None, 0
-    found = period_for(session, portal, account, entry.work_at, now)
+    day = cal.local_date(entry.work_at, portal.time_zone)
+    key = (account.id, day)
+    hit = seen.get(key)
+    if hit is None:
+        found = period_for(session, portal, account, entry.work_at, now)
+        rule = None
+        if isinstance(found, Period):
+            contract = session.get(Contract, found.contract_id)
+            assert contract is not None
+            rule = RoundingRule(contract.rounding_mode, contract.rounding_step_s)
+        hit = (found, rule)
+        contract = contract_at(session, account.id, day)
+        if contract is not None and contract.kind == "retainer":  # else the instant decides
+            seen[key] = hit
+    found, rule = hit
     if found is None:
         return ("deleted" if entry.deleted else "no_contract"), account, None, 0
     if found == FUTURE:
         return ("deleted" if entry.deleted else "future"), account, None, 0
-    assert isinstance(found, Period)
+    assert isinstance(found, Period) and rule is not None
     if entry.deleted:
         return "deleted", account, found, 0
-    day = cal.local_date(entry.work_at, portal.time_zone)
-    if team_member(session, portal.id, account.id, entry.user_id, day) is None:
+    member_key = (entry.user_id, account.id, day)
+    member = seen.get(member_key)
+    if member is None:
+        member = seen[member_key] = team_member(session, portal.id, account.id, entry.user_id, day) is not None
+    if not member:
         return "not_team", account, found, 0
-    contract = session.get(Contract, found.contract_id)
-    assert contract is not None
-    rule = RoundingRule(contract.rounding_mode, contract.rounding_step_s)
     return "counted", account, found, round_seconds(entry.duration_s, rule)
 
 
@@ -270,6 +594,16 @@ def account_for_task(session: Session, portal: Portal, task_id: int) -> Account 
                 .order_by(Account.id).limit(1)
             ).scalar_one_or_none()
         return cache[key]
+    cache = memo(session)
+    key = ("task-account", portal.id, task_id)
+    if key not in cache:
+        cache[key] = _account_by_task(session, portal, task_id)
+    return cache[key]
+
+
+def _account_by_task(session: Session, portal: Portal, task_id: int) -> Account | None:
+    # Memoized for the transaction: tasks and bindings change only through
+    # upsert_task and bind_account, which re-derive (and forget) after.
     seen: set[int] = set()
     current: int | None = task_id
     while current is not None and current not in seen and len(seen) < MAX_PARENTS:
@@ -317,16 +651,19 @@ def team_member(session: Session, portal_id: int, account_id: int, user_id: int,
 
 
 def reapply_where(session: Session, *conditions, now: datetime | None = None) -> int:
-    """Re-derive every entry matching `conditions` (after a settings change);
-    returns how many postings that wrote."""
+    """Re-derive every entry matching `conditions` (after a settings change),
+    a page at a time through the bulk path; returns how many postings that wrote."""
     now = now or utcnow()
     forget(session)  # called after settings changed: nothing cached may survive
     ids = list(session.execute(select(TimeEntry.id).where(*conditions).order_by(TimeEntry.id)).scalars())
+    table = TimeEntry.__table__
     written = 0
-    for entry_id in ids:
-        entry = session.execute(
-            select(TimeEntry).where(TimeEntry.id == entry_id).with_for_update()
-            .execution_options(populate_existing=True)
-        ).scalar_one()
-        written += reapply(session, entry, now).written
+    for start in range(0, len(ids), _IN_CHUNK):
+        page = [_Entry(*row) for row in session.execute(
+            select(*[table.c[name] for name in _ENTRY_COLUMNS])
+            .where(table.c.id.in_(ids[start:start + _IN_CHUNK]))
+            .order_by(table.c.id).with_for_update())]
+        counts, _ = _post_entries(session, page, now)
+        _store_entries(session, page, now)
+        written += sum(counts)
     return written

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from . import calendar as cal
@@ -30,25 +30,50 @@ FUTURE = "future"  # sentinel: the date lies in a month that has not begun
 
 
 def contract_at(session: Session, account_id: int, day: date) -> Contract | None:
+    """The contract running on `day`: the latest started, on or before it,
+    not ended by it. An account has a handful of contracts: they are read
+    once per transaction (every change to them goes through contracts.py,
+    which forgets the memo) and chosen here."""
     cache = memo(session)
-    key = ("contract", account_id, day)
+    key = ("contracts-of", account_id)
     if key not in cache:
-        cache[key] = _contract_at(session, account_id, day)
-    return cache[key]
+        cache[key] = list(session.execute(
+            select(Contract).where(Contract.account_id == account_id)
+            .order_by(Contract.starts_on.desc(), Contract.id.desc())
+        ).scalars())
+    for contract in cache[key]:
+        if contract.starts_on <= day and (contract.ends_on is None or contract.ends_on > day):
+            return contract
+    return None
 
 
-def _contract_at(session: Session, account_id: int, day: date) -> Contract | None:
-    stmt = (
-        select(Contract)
-        .where(
-            Contract.account_id == account_id,
-            Contract.starts_on <= day,
-            or_(Contract.ends_on.is_(None), Contract.ends_on > day),
-        )
-        .order_by(Contract.starts_on.desc(), Contract.id.desc())
-        .limit(1)
-    )
-    return session.execute(stmt).scalar_one_or_none()
+def remember_contracts(session: Session, account_ids: list[int]) -> None:
+    """Read the contracts of many accounts at once (`contract_at`'s memo)."""
+    cache = memo(session)
+    wanted = [a for a in set(account_ids) if ("contracts-of", a) not in cache]
+    if not wanted:
+        return
+    found: dict[int, list[Contract]] = {a: [] for a in wanted}
+    for start in range(0, len(wanted), 2_000):
+        for contract in session.execute(
+            select(Contract).where(Contract.account_id.in_(wanted[start:start + 2_000]))
+            .order_by(Contract.starts_on.desc(), Contract.id.desc())
+        ).scalars():
+            found[contract.account_id].append(contract)
+    for account_id, contracts in found.items():
+        cache[("contracts-of", account_id)] = contracts
+
+
+def remember_months(session: Session, pairs: set[tuple[int, str]]) -> None:
+    """Read many month periods at once (`ensure_month`'s memo): (account, label) pairs."""
+    cache = memo(session)
+    wanted = sorted(p for p in pairs if ("month", *p) not in cache)
+    for start in range(0, len(wanted), 1_000):
+        chunk = wanted[start:start + 1_000]
+        for period in session.execute(
+            select(Period).where(tuple_(Period.account_id, Period.label).in_(chunk))
+        ).scalars():
+            cache[("month", period.account_id, period.label)] = period
 
 
 def term_for(session: Session, contract_id: int, day: date) -> ContractTerm | None:
@@ -215,16 +240,19 @@ def period_for(
     opening = first_period(session, portal, account, contract, now)
     if opening is None:
         return None
-    return session.execute(
-        select(Period)
-        .where(
-            Period.contract_id == contract.id,
-            Period.starts_at <= max(at, opening.starts_at),
-            or_(Period.ends_at.is_(None), Period.ends_at > at),
-        )
-        .order_by(Period.starts_at.desc())
-        .limit(1)
-    ).scalar_one_or_none()
+    # A stage or project contract has few periods: read once per transaction
+    # (stages open and end only through contracts.py, which forgets the memo).
+    cache = memo(session)
+    key = ("contract-periods", contract.id)
+    if key not in cache:
+        cache[key] = list(session.execute(
+            select(Period).where(Period.contract_id == contract.id).order_by(Period.starts_at.desc(), Period.id)
+        ).scalars())
+    bound = max(at, opening.starts_at)
+    for period in cache[key]:
+        if period.starts_at <= bound and (period.ends_at is None or period.ends_at > at):
+            return period
+    return None
 
 
 def current_open(session: Session, portal: Portal, account: Account, now: datetime) -> Period | None:

@@ -869,3 +869,31 @@ def test_the_forms_carry_the_token_and_no_other_credential(world):
     markup = world.get(f"/app/account/{world.accounts['romashka']}", world.token()).text
     adjust = form_html(markup, "/adjust")
     assert 'name="_t"' in adjust and "AUTH_ID" not in markup and world.p.member_id not in markup
+
+
+def test_the_first_import_shows_its_progress_until_it_is_done(world):
+    """While the first import runs the page says how far it is (records of
+    the portal's total, time left) instead of leaving the numbers empty;
+    once the first sync finished it is gone."""
+    from b24.models import SyncState
+    from ledger.db import utcnow
+
+    with world.session() as s, s.begin():
+        state = s.get(SyncState, world.portal_a) or SyncState(portal_id=world.portal_a, last_record_id=0, failures=0)
+        s.add(state)
+        before = (state.first_sync_at, state.import_total, state.import_done, state.import_started_at)
+        state.first_sync_at, state.import_total, state.import_done = None, 120_000, 30_000
+        state.import_started_at = utcnow() - timedelta(minutes=2)
+    try:
+        text = page_text(world.get("/app/home", world.token()).text)
+        assert "Первый импорт" in text and "30 000" in text and "120 000" in text and "25%" in text, text[:500]
+        assert "Осталось около 6 мин" in text
+    finally:
+        with world.session() as s, s.begin():
+            state = s.get(SyncState, world.portal_a)
+            state.first_sync_at, state.import_total, state.import_done, state.import_started_at = before
+            if state.first_sync_at is None:
+                from ledger.db import utcnow as now_
+
+                state.first_sync_at = now_()
+    assert 'id="first_import"' not in world.get("/app/home", world.token()).text

@@ -6,6 +6,11 @@ here fails the catalog test, so nothing reaches a Russian page in English.
 Plural entries are (one, few, many).
 """
 RU = {
+    "First import": "Первый импорт",
+    "%(done)s of %(total)s time records imported (%(percent)s%%).": "Загружено %(done)s из %(total)s записей времени (%(percent)s%%).",
+    "About %(minutes)s min left.": "Осталось около %(minutes)s мин.",
+    "The first import of time records has not started yet.": "Первый импорт записей времени ещё не начался.",
+    "Balances below fill in as the records arrive.": "Остатки ниже заполняются по мере загрузки записей.",
     "Required.": "Обязательное поле.",
     "At most %(n)d characters.": "Не больше %(n)d символов.",
     "Hours as 40, 1.5, 1:30 or 2h 15m.": "Часы в виде 40, 1,5, 1:30 или 2ч 15м.",

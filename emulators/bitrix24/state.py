@@ -12,6 +12,8 @@ TIME_SPENT_IN_LOGS moves.
 """
 from __future__ import annotations
 
+import bisect
+
 import hashlib
 import secrets
 from dataclasses import dataclass, field
@@ -233,6 +235,12 @@ class Portal:
         self.group_rows: dict[int, Group] = {}
         self.tasks: dict[int, Task] = {}
         self.time: dict[int, TimeRecord] = {}
+        # Indexes over `time` for portals of a million records (bench/ingest.py):
+        # rebuilt when `time_changes` moved since they were built.
+        self.time_changes = 0
+        self._index_at = -1
+        self._sorted_ids: list[int] = []
+        self._spent: dict[int, int] = {}
         self.tag_ids: dict[str, int] = {}
         self.installs: dict[str, Install] = {}   # client_id -> current install
         self.webhooks: dict[str, Webhook] = {}   # secret -> webhook
@@ -390,6 +398,7 @@ class Portal:
             gone = self.tasks.pop(task_id)
             for rid in [r.id for r in self.time.values() if r.task_id == task_id]:
                 del self.time[rid]
+            self.time_changes += 1
             # Its subtasks stay, moved up to its own parent (the tasks module's
             # delete does one UPDATE of PARENT_ID): no CHANGED_DATE, no event.
             for child in self.tasks.values():
@@ -416,6 +425,7 @@ class Portal:
                 raise ValueError("created_date must be timezone-aware")
             start = date_start or worked
             rid = self._next("time")
+            self.time_changes += 1
             self.time[rid] = TimeRecord(rid, task_id, user_id, int(seconds), comment, source, worked, start,
                                         date_stop or start + timedelta(seconds=int(seconds)))
             return rid
@@ -424,6 +434,7 @@ class Portal:
                     comment: str | None = None) -> None:
         with self.emu.lock:
             rec = self.time[record_id]
+            self.time_changes += 1
             if seconds is not None:
                 rec.seconds = int(seconds)
                 rec.source = SOURCE_MANUAL   # "added or time edited by a user" (facts §4.1)
@@ -435,11 +446,30 @@ class Portal:
     def delete_time(self, record_id: int) -> None:
         with self.emu.lock:
             del self.time[record_id]
+            self.time_changes += 1
+
+    def _indexes(self) -> None:
+        if self._index_at == self.time_changes:
+            return
+        spent: dict[int, int] = {}
+        for r in self.time.values():
+            spent[r.task_id] = spent.get(r.task_id, 0) + r.seconds
+        self._sorted_ids, self._spent, self._index_at = sorted(self.time), spent, self.time_changes
 
     def time_spent(self, task_id: int) -> int | None:
         """TIME_SPENT_IN_LOGS: the sum of the task's records, null with none."""
-        spent = [r.seconds for r in self.time.values() if r.task_id == task_id]
-        return sum(spent) if spent else None
+        with self.emu.lock:
+            self._indexes()
+            return self._spent.get(task_id)
+
+    def time_after(self, after_id: int, limit: int) -> tuple[list[TimeRecord], int]:
+        """The first `limit` records with ID > after_id in ID order, and how
+        many there are in all: `>ID` paging without a scan of every record."""
+        with self.emu.lock:
+            self._indexes()
+            start = bisect.bisect_right(self._sorted_ids, after_id)
+            ids = self._sorted_ids[start:start + limit]
+            return [self.time[i] for i in ids], len(self._sorted_ids) - start
 
     def records(self) -> list[dict]:
         """Every elapsed record as task.elapseditem.getlist would return it."""

@@ -128,6 +128,9 @@ def getlist(call: Call) -> Page:
     portal = call.portal
     if task_id:
         _task(call, task_id)
+    fast = _id_cursor(call, task_id, order, filt, params)
+    if fast is not None:
+        return fast
     rows = [r for r in portal.time.values()
             if (not task_id or r.task_id == task_id)
             and portal.can_read_task(call.user, portal.tasks[r.task_id]) and keep(r)]
@@ -141,6 +144,33 @@ def getlist(call: Call) -> Page:
     else:
         chunk = rows
     return Page([record_row(portal, r, select) for r in chunk], total=len(rows))
+
+
+def _id_cursor(call: Call, task_id: int, order, filt, params) -> Page | None:
+    """The sync's `>ID` paging over the whole portal by an admin, answered
+    from the portal's ID index: the same rows and total as the scan below,
+    without reading every record for every page."""
+    order_ = {str(k).upper(): str(v).lower() for k, v in (as_dict(order) if order else {}).items()}
+    filt_ = as_dict(filt) if filt else {}
+    nav = as_dict(as_dict(params).get("NAV_PARAMS")) if params else {}
+    if task_id or not call.user.admin or order_ not in ({}, {"ID": "asc"}) or set(filt_) != {">ID"}:
+        return None
+    try:
+        after = int(str(filt_[">ID"]).strip())
+        size = int(str(nav.get("nPageSize", MAX_PAGE)).strip())
+        number = max(1, int(str(nav.get("iNumPage", 1)).strip()))
+    except (TypeError, ValueError):
+        return None
+    size = MAX_PAGE if size <= 0 else min(size, MAX_PAGE)
+    rows, total = call.portal.time_after(after, number * size)
+    return Page([record_row(call.portal, r, _select_of(call)) for r in rows[(number - 1) * size:]], total=total)
+
+
+def _select_of(call: Call):
+    args = call.positional()
+    if args and is_array(args[0]):
+        args = [0, *args]
+    return args[3] if len(args) > 3 else None
 
 
 @method("task.elapseditem.get", scope="task")
