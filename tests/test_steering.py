@@ -390,3 +390,14 @@ def test_two_sessions_accepting_at_once_apply_once_on_postgresql(pg_engine):
         first.close()
         second.close()
     _one_cap_one_accept(pg_engine, r.id, "A")
+
+
+def test_removing_a_direction_removes_its_items_and_keeps_the_order(book: Book):
+    from ledger.contracts import remove_direction
+
+    acc, crm, tel, (a, b, c, d) = setup_plan(book)
+    reorder(book.s, acc, [c.id, a.id, d.id, b.id], actor="mgr", now=book.now)
+    r = req(book, acc, "pause", item_id=c.id)
+    remove_direction(book.s, tel, actor="mgr", now=book.now)
+    assert [(i.id, i.position) for i in items(book.s, acc.id)] == [(a.id, 1), (b.id, 2)]
+    assert book.s.get(ClientRequest, r.id).item_id == c.id  # the request is history: it keeps the number
