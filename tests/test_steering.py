@@ -401,3 +401,55 @@ def test_removing_a_direction_removes_its_items_and_keeps_the_order(book: Book):
     remove_direction(book.s, tel, actor="mgr", now=book.now)
     assert [(i.id, i.position) for i in items(book.s, acc.id)] == [(a.id, 1), (b.id, 2)]
     assert book.s.get(ClientRequest, r.id).item_id == c.id  # the request is history: it keeps the number
+
+
+def test_item_states(book: Book):
+    acc, crm, tel, (a, b, c, d) = setup_plan(book)
+    before = counts(book.s)
+    with pytest.raises(LedgerError):
+        set_item_state(book.s, a, "frozen", actor="mgr", now=book.now)
+    set_item_state(book.s, a, "done", actor="mgr", now=book.now)
+    with pytest.raises(LedgerError):
+        set_item_state(book.s, a, "paused", actor="mgr", now=book.now)
+    set_item_state(book.s, a, "done", actor="mgr", now=book.now)  # again: nothing
+    assert counts(book.s)["audit_events"] == before["audit_events"] + 1
+    r = req(book, acc, "pause", direction_id=crm.id)  # pauses what is not done
+    accept(book.s, r, actor="manager", now=book.now)
+    assert (a.state, b.state) == ("done", "paused")
+    status = plan_status(book.s, acc.id, book.now, tariff_s=20 * H)
+    crm_status = next(x for x in status.directions if x.direction_id == crm.id)
+    assert crm_status.status == "paused" and crm_status.finish_month is None
+
+
+def test_bad_decisions_are_refused_with_nothing_written(book: Book):
+    acc, crm, tel, (a, b, c, d) = setup_plan(book)
+    q = req(book, acc, "question", item_id=a.id, text="Когда?")
+    p = req(book, acc, "pause", item_id=a.id)
+    before = counts(book.s)
+    for call in (lambda: accept(book.s, q, actor="manager", answer="x" * (MAX_TEXT + 1), now=book.now),
+                 lambda: accept(book.s, p, actor="", now=book.now),
+                 lambda: decline(book.s, p, actor="manager", reason="", now=book.now),
+                 lambda: decline(book.s, p, actor="manager", reason="x" * (MAX_TEXT + 1), now=book.now)):
+        with pytest.raises(LedgerError):
+            call()
+        assert counts(book.s) == before and (q.state, p.state, a.state) == ("open", "open", "planned")
+
+
+def test_every_refusal_is_in_the_catalogs():
+    """A page shows `gettext(err.template)`: each template these modules can
+    raise is listed for translation (handlers/ledger_messages.py)."""
+    import ast
+    from pathlib import Path
+
+    from handlers.ledger_messages import MESSAGES
+
+    root = Path(__file__).resolve().parent.parent / "ledger"
+    found = set()
+    for name in ("devplan.py", "client_requests.py"):
+        for node in ast.walk(ast.parse((root / name).read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "LedgerError" and node.args \
+                    and isinstance(node.args[0], ast.Constant):
+                found.add(node.args[0].value)
+            if isinstance(node, ast.keyword) and node.arg == "message" and isinstance(node.value, ast.Constant):
+                found.add(node.value.value)
+    assert len(found) > 30 and found - set(MESSAGES) == set()
