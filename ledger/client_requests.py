@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from .contracts import LedgerError, _row, add_cap, audit
 from .db import utcnow
 from .devplan import items as plan_items
+from .entries import account_for_task
 from .devplan import move_first, set_item_state
 from .models import (
     REQUEST_KINDS,
@@ -90,8 +91,9 @@ def _direction(session: Session, account: Account, direction_id: object) -> Dire
 
 def _task_of_account(session: Session, account: Account, task_id: object) -> int:
     """A task is the account's when its plan lists it, when its time counts
-    for the account, or, in a client's own portal (one account), when the
-    portal has it. Another account's task is refused."""
+    for the account, or when our mirror of the portal has it and places it
+    there (the portal's one account, or by CRM company or workgroup in an
+    integrator's portal). Another account's task is refused."""
     if type(task_id) is not int or task_id <= 0:
         raise LedgerError("no such task for this account")
     if session.execute(select(PlanItem.id).where(PlanItem.account_id == account.id,
@@ -101,9 +103,11 @@ def _task_of_account(session: Session, account: Account, task_id: object) -> int
                                                   == account.portal_id, TimeEntry.task_id == task_id).limit(1)).first():
         return task_id
     portal = session.get(Portal, account.portal_id)
-    if portal is not None and portal.mode == "client" and session.execute(select(Task.id).where(
+    if portal is not None and session.execute(select(Task.id).where(
             Task.portal_id == portal.id, Task.task_id == task_id)).first():
-        return task_id
+        owner = account_for_task(session, portal, task_id)
+        if owner is not None and owner.id == account.id:
+            return task_id
     raise LedgerError("no such task for this account")
 
 

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from . import calendar as cal
 from .contracts import LedgerError, _row, audit
 from .db import utcnow
+from .entries import account_for_task
 from .models import PLAN_ITEM_STATES, Account, Direction, PlanItem, Portal, Task, TimeEntry
 from .plan import MAX_PLAN_S, Recommendation, recommend
 from .usage import direction_usage
@@ -64,8 +65,17 @@ def _check_item(task_id: object, title: object, planned_s: object) -> tuple[int 
 
 
 def _task_in_plan(session: Session, account: Account, task_id: int | None, but: int | None = None) -> None:
+    """A task is in one account's plan once, and never in another account's
+    plan when our mirror places it there. A task not mirrored yet (created
+    in the portal a minute ago) is taken on the manager's word."""
     if task_id is None:
         return
+    portal = session.get(Portal, account.portal_id)
+    assert portal is not None
+    if session.execute(select(Task.id).where(Task.portal_id == portal.id, Task.task_id == task_id)).first():
+        owner = account_for_task(session, portal, task_id)
+        if owner is not None and owner.id != account.id:
+            raise LedgerError("no such task for this account")
     found = session.execute(select(PlanItem.id).where(
         PlanItem.account_id == account.id, PlanItem.task_id == task_id)).scalar_one_or_none()
     if found is not None and found != but:

@@ -453,3 +453,22 @@ def test_every_refusal_is_in_the_catalogs():
             if isinstance(node, ast.keyword) and node.arg == "message" and isinstance(node.value, ast.Constant):
                 found.add(node.value.value)
     assert len(found) > 30 and found - set(MESSAGES) == set()
+
+
+def test_another_accounts_task_cannot_join_the_plan_in_an_integrator_portal(session):
+    book = Book(session, mode="integrator", member_id="integrator")
+    acc = add_account(book.s, book.portal, "Альфа", company_id=11, now=book.now)
+    add_account(book.s, book.portal, "Бета", company_id=12, now=book.now)
+    crm = add_direction(book.s, acc, "CRM", planned_s=0, match_kind="tag", match_value="crm", actor="m", now=book.now)
+    book.s.add_all([Task(portal_id=book.portal.id, task_id=50, title="Их", company_id=12),
+                    Task(portal_id=book.portal.id, task_id=51, title="Наша", company_id=11),
+                    Task(portal_id=book.portal.id, task_id=52, title="Наша подзадача", parent_id=51)])
+    book.s.flush()
+    before = counts(book.s)
+    with pytest.raises(LedgerError):
+        add_item(book.s, acc, direction_id=crm.id, task_id=50, planned_s=H, actor="m", now=book.now)
+    assert counts(book.s) == before
+    add_item(book.s, acc, direction_id=crm.id, task_id=52, planned_s=H, actor="m", now=book.now)   # by its parent
+    add_item(book.s, acc, direction_id=crm.id, task_id=9999, planned_s=H, actor="m", now=book.now)  # not synced yet
+    r = open_request(book.s, acc, "cap", task_id=51, cap_s=H, author="client", source="cabinet", now=book.now)
+    assert r.task_id == 51
