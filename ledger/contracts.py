@@ -30,6 +30,7 @@ from .models import (
     Period,
     Portal,
     Direction,
+    PlanItem,
     Stage,
     TeamMember,
     TimeEntry,
@@ -539,8 +540,21 @@ def update_direction(session: Session, direction: Direction, *, name: str, plann
 
 
 def remove_direction(session: Session, direction: Direction, *, actor: str, now: datetime | None = None) -> None:
-    """The direction and the caps watching it go; the hours stay where they were counted."""
+    """The direction, its plan items and the caps watching it go; the hours
+    stay where they were counted, and the rest of the plan keeps its order."""
     account = session.get(Account, direction.account_id)
+    plan = list(session.execute(select(PlanItem).where(PlanItem.account_id == direction.account_id)
+                                .order_by(PlanItem.position, PlanItem.id)).scalars())
+    for item in plan:
+        if item.direction_id == direction.id:
+            audit(session, actor, "plan.remove", portal_id=account.portal_id if account else None,
+                  account_id=direction.account_id,
+                  before=_row(item, "id", "direction_id", "task_id", "title", "planned_s", "position", "state"),
+                  now=now)
+            session.delete(item)
+    session.flush()
+    for n, item in enumerate((i for i in plan if i.direction_id != direction.id), start=1):
+        item.position = n
     for cap in session.execute(select(Cap).where(Cap.account_id == direction.account_id, Cap.scope == "direction",
                                                  Cap.ref_id == direction.id)).scalars():
         remove_cap(session, cap, actor=actor, now=now)

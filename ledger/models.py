@@ -431,3 +431,81 @@ class ReportRecipient(Base):
     email: Mapped[str] = mapped_column(String(255))
     name: Mapped[str] = mapped_column(String(255), default="")
     alerts: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+# ---------------------------------------------------------------- the client steers (issue 15)
+
+PLAN_ITEM_STATES = ("planned", "active", "paused", "done")
+REQUEST_KINDS = ("pause", "resume", "cap", "first", "question")
+REQUEST_STATES = ("open", "accepted", "declined")
+REQUEST_SOURCES = ("widget", "cabinet", "manager")
+
+
+class PlanItem(Base):
+    """One concrete task of the development plan: a portal task (`task_id`)
+    or a planned item not yet created in the portal (`title` only), with
+    planned hours, under a direction. `position` is the client's priority
+    across the whole account's plan (1 first); the forecast fills months in
+    that order."""
+
+    __tablename__ = "plan_items"
+    __table_args__ = (
+        CheckConstraint(_in("state", PLAN_ITEM_STATES), name="plan_item_state"),
+        CheckConstraint("planned_s >= 0", name="plan_item_planned"),
+        CheckConstraint("task_id IS NOT NULL OR title <> ''", name="plan_item_named"),
+        CheckConstraint("state <> 'paused' OR paused_at IS NOT NULL", name="plan_item_paused_at"),
+        UniqueConstraint("account_id", "task_id", name="uq_plan_item_task"),
+        Index("ix_plan_items_account_position", "account_id", "position"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    direction_id: Mapped[int] = mapped_column(ForeignKey("directions.id"), index=True)
+    task_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # the portal's task number
+    title: Mapped[str] = mapped_column(String(500), default="")
+    planned_s: Mapped[int] = mapped_column(BigInteger, default=0)
+    position: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16), default="planned")
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ClientRequest(Base):
+    """A client's wish about a task, a direction or a plan item, or a question
+    about a report line. It changes nothing until a manager accepts it, and
+    then only settings (caps, priorities, pauses), never hours: no posting
+    names a request.
+
+    The targets are plain numbers, not foreign keys: a request is history and
+    outlives the plan item or direction it spoke of."""
+
+    __tablename__ = "client_requests"
+    __table_args__ = (
+        CheckConstraint(_in("kind", REQUEST_KINDS), name="request_kind"),
+        CheckConstraint(_in("state", REQUEST_STATES), name="request_state"),
+        CheckConstraint(_in("source", REQUEST_SOURCES), name="request_source"),
+        CheckConstraint("cap_s IS NULL OR cap_s > 0", name="request_cap"),
+        CheckConstraint("kind <> 'cap' OR cap_s IS NOT NULL", name="request_cap_given"),
+        CheckConstraint("state = 'open' OR (decided_by IS NOT NULL AND decided_at IS NOT NULL)",
+                        name="request_decided"),
+        Index("ix_client_requests_account_state", "account_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    direction_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    item_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    task_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    entry_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # a report line (time_entries.id)
+    cap_s: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    text: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(String(16))
+    source_ref: Mapped[str] = mapped_column(String(64), default="")  # widget user id, cabinet link id
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    decided_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)  # why declined
+    answer: Mapped[str | None] = mapped_column(Text, nullable=True)  # a question's answer
