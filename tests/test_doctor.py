@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -31,7 +32,8 @@ def busy_portal(emu, domain: str = "doctor.bitrix24.test", records: int = 130):
 
 def state(p) -> str:
     """Everything a doctor could change in the portal."""
-    inst = [(i.app.client_id, len(i.events), len(i.placements)) for i in p.installs.values()]
+    inst = [(i.app.client_id, i.installed, i.removed, i.version, repr(i.bindings), repr(i.placements),
+             repr(i.offline)) for i in p.installs.values()]
     return json.dumps([sorted(p.tasks), sorted(p.time), sorted((r["ID"], r["SECONDS"]) for r in p.records()),
                        sorted(p.users), sorted(p.company_rows), inst], default=str)
 
@@ -44,6 +46,17 @@ def webhook_world(tmp_path, monkeypatch):
     with Emulator() as emu:
         p, staff, other = busy_portal(emu)
         yield emu, p, staff
+
+
+@contextmanager
+def read_only(emu, p):
+    """The doctor's promise: whatever the portal breaks, it writes nothing
+    to it and calls only read methods."""
+    before, calls_before = state(p), copy.copy(emu.calls)
+    yield
+    assert state(p) == before
+    called = {m for m, n in (emu.calls - calls_before).items() if n}
+    assert called <= READ_METHODS, called - READ_METHODS
 
 
 def run(*args: str, code: int = 0):
@@ -90,7 +103,8 @@ def test_the_json_shape_and_an_unknown_portal(webhook_world):
 def test_a_non_admin_webhook_fails_the_rights_check_and_names_the_fix(webhook_world):
     emu, p, staff = webhook_world
     run("connect", "--webhook", p.webhook(staff))
-    out = run("doctor", "--json", code=1)
+    with read_only(emu, p):
+        out = run("doctor", "--json", code=1)
     rights = rows(out)["rights"]
     assert rights["status"] == FAIL and "is not an administrator" in rights["seen"]
     # Анна sees her own tasks whole (rights are per task, facts §4.1): ADMIN is what tells.
@@ -103,7 +117,8 @@ def test_a_portal_in_another_time_zone_fails_the_dates_check(webhook_world):
     run("connect", "--webhook", p.webhook(1))  # Hourbook takes the administrator's zone: Moscow
     p.users[1].time_zone = "Asia/Vladivostok"  # then the portal moves east
     p.time_zone = "Asia/Vladivostok"
-    dates = rows(run("doctor", "--json", code=1))["dates"]
+    with read_only(emu, p):
+        dates = rows(run("doctor", "--json", code=1))["dates"]
     assert dates["status"] == FAIL and "Asia/Vladivostok" in dates["seen"]
     assert "Settings → Time zone" in dates["fix"] and "Asia/Vladivostok" in dates["fix"]
 
@@ -113,7 +128,8 @@ def test_zones_that_agree_today_but_not_in_summer_fail_the_dates_check(webhook_w
     p.users[1].time_zone = p.time_zone = "UTC"
     run("connect", "--webhook", p.webhook(1))  # Hourbook holds UTC
     p.users[1].time_zone = "Europe/London"  # UTC+00:00 in winter, UTC+01:00 in summer
-    dates = rows(run("doctor", "--json", code=1))["dates"]
+    with read_only(emu, p):
+        dates = rows(run("doctor", "--json", code=1))["dates"]
     assert dates["status"] == FAIL and "Europe/London" in dates["fix"], dates
     p.users[1].time_zone = "Etc/UTC"  # another name, the same months
     assert rows(run("doctor", "--json"))["dates"]["status"] == PASS
@@ -124,7 +140,8 @@ def test_a_server_in_another_offset_without_an_admin_zone_is_a_warning(webhook_w
     run("connect", "--webhook", p.webhook(1))
     p.users[1].time_zone = ""
     p.time_zone = "Asia/Yekaterinburg"
-    dates = rows(run("doctor", "--json"))["dates"]
+    with read_only(emu, p):
+        dates = rows(run("doctor", "--json"))["dates"]
     assert dates["status"] == WARN and "UTC+05:00" in dates["seen"]
 
 
@@ -203,7 +220,8 @@ def test_an_operating_limit_near_exhaustion_and_slow_answers_are_named(webhook_w
     run("connect", "--webhook", p.webhook(1))
     p.operating_cost_s = {"batch": 115.0}  # four batches: 460 s of the 480 s in 10 minutes
     emu.faults = Faults(slow_s=2.2)
-    found = rows(run("doctor", "--json", code=1))
+    with read_only(emu, p):
+        found = rows(run("doctor", "--json", code=1))
     assert found["limits"]["status"] == FAIL and "operating budget" in found["limits"]["fix"]
     assert found["latency"]["status"] == WARN and "network" in found["latency"]["fix"]
 
@@ -218,17 +236,18 @@ def test_the_app_portal_passes_then_fails_when_its_events_are_unbound(emu, tmp_p
         app.extensions["hourbook"].runner.drain()
         from jobs.doctor import diagnose
 
-        with app.app_context():
+        with app.app_context(), read_only(emu, p):
             checks = {c.key: c for c in diagnose(1)}
         assert {k: c.status for k, c in checks.items()} == {
             "rights": PASS, "positional": PASS, "chain": PASS, "dates": PASS, "task_fields": PASS,
             "events": PASS, "placements": PASS, "limits": PASS, "latency": PASS}
         p.drop_bindings(CLIENT_ID, events=("ONTASKUPDATE",))
-        with app.app_context():
+        with app.app_context(), read_only(emu, p):
             checks = {c.key: c for c in diagnose(1)}
         assert checks["events"].status == FAIL and "ONTASKUPDATE" in checks["events"].as_dict()["seen"]
         assert "Bind again" in checks["events"].as_dict()["fix"]
         assert checks["placements"].status == FAIL and "CRM_COMPANY_DETAIL_TAB" in checks["placements"].as_dict()["seen"]
+        assert "Bind again" in checks["placements"].as_dict()["fix"]
 
 
 def test_doctor_record_saves_its_requests(webhook_world, tmp_path):
