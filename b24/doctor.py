@@ -398,8 +398,9 @@ def check_events(probe: Probe, portal: Portal) -> Iterable[Check]:
             "missing": ", ".join(missing), "url": base}
     if missing:
         yield Check("events", title, FAIL, "%(want)s", "not bound: %(missing)s",
-                    "Press «Bind again» below as a portal administrator (it binds what is missing), and check "
-                    "that %(url)s is an address the portal can reach (PUBLIC_URL).", args)
+                    "As a portal administrator, press «Bind again» under the portal check on Hourbook's app page "
+                    "(it binds what is missing), and check that %(url)s is an address the portal can reach "
+                    "(PUBLIC_URL).", args)
     else:
         yield Check("events", title, PASS, "%(want)s", "all bound to %(url)s", "", args)
 
@@ -419,8 +420,8 @@ def check_placements(probe: Probe, portal: Portal) -> Iterable[Check]:
     args = {"want": ", ".join(n for n, _ in want), "missing": ", ".join(missing)}
     if missing:
         yield Check("placements", title, FAIL, "%(want)s", "not bound: %(missing)s",
-                    "Press «Bind again» below as a portal administrator; a placement the portal's plan does not "
-                    "offer stays unbound.", args)
+                    "As a portal administrator, press «Bind again» under the portal check on Hourbook's app page; "
+                    "a placement the portal's plan does not offer stays unbound.", args)
     else:
         yield Check("placements", title, PASS, "%(want)s", "all bound", "", args)
 
