@@ -113,6 +113,9 @@ class Seeder:
                 if str(row.get("auth_type", "0")) not in ("0", ""):
                     params["auth_type"] = self.user(_id(row.get("auth_type")))
                 self.app_call("event.bind", params)
+        elif method == "event.unbind" and self.app_call and isinstance(params, dict):
+            # The answer counts the bindings removed: bind what the request names first.
+            self.app_call("event.bind", {k: v for k, v in params.items() if k in ("event", "handler")})
         elif method == "event.offline.get" and self.app_call:
             events = result.get("events") if isinstance(result, dict) else None
             if events:
