@@ -33,7 +33,6 @@ imports killed part-way.
 from __future__ import annotations
 
 import json
-import os
 import random
 import resource
 import signal
@@ -48,11 +47,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import Engine, insert, select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 import b24.models  # noqa: F401  (sync_state and the other b24 tables)
 from bench.common import figures_table, finish, log, result, stop_on_problems
+from bench.ledger import database  # a migrated, throwaway database (SQLite file or PostgreSQL schema)
 from ledger import calendar as cal
 from ledger import schema
 from ledger.contracts import add_account, add_team_member, close_due, create_portal, set_retainer
@@ -63,7 +63,6 @@ from ledger.tasks import upsert_task
 from ledger.verify import verify
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_BASE = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
 TZ = "Europe/Moscow"
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=cal.zone(TZ)).astimezone(timezone.utc)
 MONTHS = 24
@@ -175,41 +174,6 @@ def snapshot_pages(portal_id: int, total: int, page: int = PAGE) -> Iterator[lis
 
 
 # ---------------------------------------------------------------- databases and the ledger
-
-
-def pg_url(schema_name: str) -> str:
-    sep = "&" if "?" in PG_BASE else "?"
-    return f"{PG_BASE}{sep}options=-csearch_path%3D{schema_name}"
-
-
-@contextmanager
-def database(db: str, tag: str) -> Iterator[Engine]:
-    """A migrated, empty database that disappears afterwards (bench/ledger.py's)."""
-    if db == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="hb-ingest-") as tmp:
-            engine = make_engine(f"sqlite:///{tmp}/{tag}.db")
-            try:
-                schema.upgrade(engine)
-                yield engine
-            finally:
-                engine.dispose()
-        return
-    name = f"hb_ingest_{os.getpid()}_{tag}"
-    admin = make_engine(PG_BASE)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
-            conn.execute(text(f"CREATE SCHEMA {name}"))
-        engine = make_engine(pg_url(name))
-        try:
-            schema.upgrade(engine)
-            yield engine
-        finally:
-            engine.dispose()
-            with admin.begin() as conn:
-                conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
-    finally:
-        admin.dispose()
 
 
 def setup_ledger(sessions: sessionmaker, ids: Ids, member_id: str, tasks: bool = True) -> int:
