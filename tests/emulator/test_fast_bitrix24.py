@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 import aiohttp
@@ -30,22 +31,36 @@ from fast_bitrix24.server_response import ErrorInServerResponseException  # noqa
 
 
 @pytest.fixture(autouse=True)
-def _client_loop():
-    # fast_bitrix24's sync wrapper calls asyncio.get_event_loop(), which warns
-    # (and under -W error raises) without a current loop (libraries.md §A5);
-    # its logger forces itself to DEBUG and logs whole answers.
+def _quiet_client():
+    # Its logger forces itself to DEBUG and logs whole answers (libraries.md §A4).
     logging.getLogger("fast_bitrix24").setLevel(logging.WARNING)
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    yield
-    asyncio.set_event_loop(None)
-    loop.close()
 
 
-def client(hook: str):
-    # operating_time_limit: the client sums `time.operating`, which the portal
-    # documents as cumulative, and would sleep 600 s (libraries.md §A4).
-    return fast_bitrix24.Bitrix(hook, verbose=False, operating_time_limit=10**9)
+class InThread:
+    """fast_bitrix24's sync client driven from a thread of its own, with a
+    loop of its own. Its sync wrapper hands back an asyncio Task instead of
+    the answer when the calling thread has a running loop (libraries.md
+    §A5) — and a test worker that ran playwright's sync API before has one.
+    One client per thread, as the library needs."""
+
+    def __init__(self, hook: str) -> None:
+        self._pool = ThreadPoolExecutor(1)
+        self._bx = self._pool.submit(self._make, hook).result()
+
+    @staticmethod
+    def _make(hook: str):
+        asyncio.set_event_loop(asyncio.new_event_loop())
+        # operating_time_limit: the client sums `time.operating`, which the
+        # portal documents as cumulative, and would sleep 600 s (§A4).
+        return fast_bitrix24.Bitrix(hook, verbose=False, operating_time_limit=10**9)
+
+    def __getattr__(self, name: str):
+        method = getattr(self._bx, name)
+        return lambda *args, **kwargs: self._pool.submit(method, *args, **kwargs).result()
+
+
+def client(hook: str) -> InThread:
+    return InThread(hook)
 
 
 def http_requests(emu) -> int:
