@@ -12,6 +12,7 @@ from b24.models import PortalAuth, SyncState
 from ledger import clock
 from ledger.contracts import close_due
 from ledger.models import Portal
+from reports.act import make_missing as make_missing_acts
 
 from .context import context
 from .sync import Sync, SyncReport
@@ -76,11 +77,16 @@ def sync_hinted_tasks(portal_id: int) -> dict:
 
 
 def close_periods(now: datetime | None = None) -> dict:
-    """Close every period whose end has passed in its portal's time zone."""
+    """Close every period whose end has passed in its portal's time zone,
+    and make the act of each month closed (in the same transaction: a
+    month is never closed without its act), and of months closed before
+    acts existed, a batch a run."""
     ctx = context()
     with ctx.sessions() as s, s.begin():
         run = close_due(s, now or clock.now())
-        return {"closed": [p.label for p in run.closed], "reapplied": run.reapplied}
+        made = make_missing_acts(s)
+        return {"closed": [p.label for p in run.closed], "reapplied": run.reapplied,
+                "acts": [a.period for a in made]}
 
 
 def active_portals() -> list[int]:

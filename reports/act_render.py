@@ -12,19 +12,18 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import xlsxwriter
-from babel.dates import format_date
 from fpdf import FPDF
 from fpdf.enums import TableBordersLayout, XPos, YPos
 
 from ledger.hours import format_hm
 
 from .act import Act
-from .render import DURATION_FORMAT, _days, _excel_time, _month_name, _Words
+from .render import DURATION_FORMAT, _days, _excel_time, _month_name, _Words, month_in_sentence
 
 FONTS = Path(__file__).resolve().parent.parent / "static" / "fonts"
 FONT = "DejaVu"
@@ -58,9 +57,7 @@ class _Text:
         self.lang = self.w.lang
         self.month = _month_name(a.period, self.lang) or a.period
         self.title = _("Act of work done No. %(number)s") % {"number": a.number}
-        # «за январь 2026», "for January 2026": the month as a sentence has it.
-        month = format_date(date.fromisoformat(f"{a.period}-01"), "LLLL y", locale=self.lang)
-        self.subtitle = _("for %(month)s") % {"month": month}
+        self.subtitle = _("for %(month)s") % {"month": month_in_sentence(a.period, self.lang)}
         self.date = self.w.day(a.last_day, "d MMMM y")
         contract = a.contract or _("Support retainer")
         self.facts: list[tuple[str, str]] = [
