@@ -5,7 +5,7 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from . import cabinet, doctor, events, health, home, i18n, install, manager, widget
+    from . import acts, cabinet, doctor, events, health, home, i18n, install, manager, widget
 
     i18n.init_app(app)
     app.register_blueprint(health.bp)
@@ -16,6 +16,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(cabinet.bp)
     app.register_blueprint(manager.bp)
     app.register_blueprint(doctor.bp)
+    app.register_blueprint(acts.bp)
     widget.register_errors(app)
 
     @app.before_request

@@ -12,15 +12,17 @@ carried them, in the transaction that keeps the report.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ledger import calendar as cal
 from ledger.client_requests import paused_work, requests_of
+from ledger.contracts import LedgerError, audit
+from ledger.db import utcnow
 from ledger.devplan import plan_status
-from ledger.models import Direction, PlanItem, Task, TimeEntry
+from ledger.models import Account, Direction, PlanItem, Task, TimeEntry
 
 from .model import ActRef, AgendaRequest, NoteLine, PausedLine, PlanLine
 from .models import CallNote, MonthlyAct
@@ -28,6 +30,9 @@ from .models import CallNote, MonthlyAct
 NEXT_ITEMS = 5  # the plan's next items named on the agenda
 MAX_NOTES = 50  # notes carried by one report; the rest wait for the next one
 MAX_REQUESTS = 50
+MAX_NOTE = 2000  # characters, as a request's text
+MAX_PENDING_NOTES = 200  # a page that loops cannot fill the table
+MAX_NOTE_AGE_DAYS = 366
 
 
 def _titles(session: Session, portal_id: int, task_ids: set[int]) -> dict[int, str]:
@@ -113,6 +118,35 @@ def pending_acts(session: Session, account_id: int) -> tuple[ActRef, ...]:
         .order_by(MonthlyAct.period)).scalars())
 
 
+def add_note(session: Session, account: Account, *, call_on: date, text: str, author: str,
+             now: datetime | None = None) -> CallNote:
+    """A note from the weekly call, for the next report; in the change log."""
+    now = now or utcnow()
+    text = text.strip() if isinstance(text, str) else ""
+    if not text:
+        raise LedgerError("a note needs its text")
+    if len(text) > MAX_NOTE:
+        raise LedgerError("a text is at most %(n)s characters", n=MAX_NOTE)
+    if not isinstance(call_on, date) or abs((call_on - now.date()).days) > MAX_NOTE_AGE_DAYS:
+        raise LedgerError("the call's day is within a year of today")
+    pending = session.execute(select(func.count()).select_from(CallNote).where(
+        CallNote.account_id == account.id, CallNote.report_id.is_(None))).scalar_one()
+    if pending >= MAX_PENDING_NOTES:
+        raise LedgerError("too many notes wait for the next report")
+    note = CallNote(account_id=account.id, call_on=call_on, text=text, author=author[:255], created_at=now)
+    session.add(note)
+    session.flush()
+    audit(session, author, "call.note", portal_id=account.portal_id, account_id=account.id,
+          after={"id": note.id, "call_on": call_on.isoformat(), "text": text}, now=now)
+    return note
+
+
+def notes_of(session: Session, account_id: int, limit: int = 20) -> list[CallNote]:
+    """An account's call notes, newest first: waiting ones and reported ones."""
+    return list(session.execute(select(CallNote).where(CallNote.account_id == account_id)
+                                .order_by(CallNote.call_on.desc(), CallNote.id.desc()).limit(limit)).scalars())
+
+
 def mark_carried(session: Session, report_id: int, note_ids: list[int], act_ids: list[int]) -> None:
     """The notes and acts a kept report carries are no longer the next
     report's. Only those no other report took meanwhile are marked."""
@@ -124,4 +158,5 @@ def mark_carried(session: Session, report_id: int, note_ids: list[int], act_ids:
                         .values(report_id=report_id).execution_options(synchronize_session=False))
 
 
-__all__ = ["open_requests", "plan_lines", "paused", "pending_notes", "pending_acts", "mark_carried"]
+__all__ = ["open_requests", "plan_lines", "paused", "pending_notes", "pending_acts", "mark_carried", "add_note",
+           "notes_of"]

@@ -156,9 +156,11 @@ FIELDS = [
     "report_id", "q", "company", "done", "plan", "months", "meetings", "account", "LANG", "lang", "t", "_t",
     "PLACEMENT", "PLACEMENT_OPTIONS", "AUTH_ID", "REFRESH_ID", "AUTH_EXPIRES", "APPLICATION_TOKEN", "DOMAIN",
     "event", "auth[member_id]", "auth[application_token]", "data[FIELDS_AFTER][ID]", "auth[access_token]",
+    "text", "call_on",
 ]
 
-ACTIONS = sorted(ACCOUNT_ACTIONS) + sorted(PORTAL_ACTIONS)
+# The acts' and the call notes' forms (handlers/acts.py) post beside the account's actions.
+ACTIONS = sorted(ACCOUNT_ACTIONS) + sorted(PORTAL_ACTIONS) + ["notes", "acts/make"]
 
 
 @functools.cache
@@ -345,6 +347,9 @@ def path_strategy(f: Fuzz) -> st.SearchStrategy[tuple[str, str]]:
         q(account).map(lambda a: ("GET", f"/app/account/{a}")),
         st.tuples(q(account), q(action)).map(lambda x: ("POST", f"/app/account/{x[0]}/{x[1]}")),
         q(account).map(lambda a: ("GET", f"/app/report/{a}")), q(account).map(lambda a: ("GET", f"/app/report/{a}.xlsx")),
+        st.tuples(q(account), st.sampled_from(["pdf", "xlsx", "doc"])).map(lambda x: ("GET", f"/app/act/{x[0]}.{x[1]}")),
+        st.tuples(q(cabinet), q(account), st.sampled_from(["pdf", "xlsx"])).map(
+            lambda x: ("GET", f"/cabinet/{x[0]}/act/{x[1]}.{x[2]}")),
     )
 
 
@@ -438,7 +443,8 @@ def manager_requests(draw, f: Fuzz) -> Req:
     elif kind == "view_account":
         method, path = "GET", draw(st.sampled_from([f"/app/account/{account}", f"/widget/{account}",
                                                     f"/widget/{account}/part", f"/app/report/{account}",
-                                                    f"/app/report/{account}.xlsx"]))
+                                                    f"/app/report/{account}.xlsx", f"/app/act/{account}.pdf",
+                                                    f"/app/act/{account}.xlsx"]))
     elif kind == "calculator":
         method, path = "GET", "/app/calculator"
     else:
