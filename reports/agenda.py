@@ -83,9 +83,13 @@ def plan_lines(session: Session, account_id: int, now: datetime) -> tuple[tuple[
     if status is None:
         return (), ()
     items = sorted((i for d in status.directions for i in d.items), key=lambda i: (i.priority, i.item_id))
+    account = session.get(Account, account_id)
+    assert account is not None
+    titles = _titles(session, account.portal_id, {i.task_id for i in items if i.task_id and not i.title})
 
     def line(i) -> PlanLine:
-        return PlanLine(i.item_id, i.task_id, i.title, i.priority, i.planned_s, i.spent_s, i.status)
+        title = i.title or (titles.get(i.task_id) if i.task_id else None) or ""
+        return PlanLine(i.item_id, i.task_id, title, i.priority, i.planned_s, i.spent_s, i.status)
 
     over = tuple(line(i) for i in items if i.status == "over")
     upcoming = tuple(line(i) for i in items if i.status in ("in_progress", "not_started", "over"))[:NEXT_ITEMS]

@@ -331,7 +331,9 @@ def agenda_view(r: Report, w: _Words, v_burn: str = "") -> dict[str, Any]:
         sections.append({"title": _("Time logged after a pause"), "items": [
             _("%(task)s: %(hours)s since the pause on %(date)s") % {
                 "task": x.task, "hours": w.hours(x.counted_s), "date": w.day(x.paused_on)} for x in r.paused_work]})
-    if v_burn and r.forecast_burn_s > 0:
+    # What will burn is on the agenda when there is one (a report kept before
+    # agendas existed has none, and renders as it did).
+    if v_burn and r.forecast_burn_s > 0 and sections:
         sections.append({"title": _("What will burn"), "items": [v_burn]})
     if r.next_items:
         sections.append({"title": _("Next in the plan"), "items": [
