@@ -34,6 +34,8 @@ from ledger.contracts import (
 )
 from ledger.hours import format_hours
 from ledger.access import add_recipient, create_cabinet_link
+from reports.act import acts_of
+from reports.agenda import add_note
 from reports.models import ReportSettings
 from ledger.models import Account, Contract, Portal, TimeEntry
 from ledger.plan import tariff_options
@@ -122,6 +124,11 @@ def _first_sync_done(hb: Any, portal_id: int) -> bool:
         return state is not None and state.first_sync_at is not None
 
 
+def _acts_made(hb: Any, account_id: int) -> bool:
+    with hb.sessions() as s:
+        return bool(acts_of(s, account_id))
+
+
 def _synced(hb: Any, portal_id: int) -> int:
     with hb.sessions() as s:
         return s.execute(select(func.count()).select_from(TimeEntry).where(
@@ -207,6 +214,14 @@ def _run(create_app: Callable[[dict], Any], port: int, emulator_port: int, insta
     hb.runner.enqueue(hb.jobs.sync_portal, portal_id, True, False, job_id=f"sync-{portal_id}-demo")
     hb.runner.enqueue(hb.jobs.close_periods, job_id="close-periods")
     _wait_for(lambda: _synced(hb, portal_id) >= len(p.time), "the second sync")
+    # Last month closed (the close job, queued above): its act is made with
+    # it; the weekly call left a note for the next report.
+    _wait_for(lambda: _acts_made(hb, account_ids[0]), "last month's act")
+    with hb.sessions() as s, s.begin():
+        add_note(s, s.get(Account, account_ids[0]), call_on=cal.local_date(now, p.time_zone),
+                 text="Клиент просит сначала закончить интеграцию с 1С, роботы — после неё.",
+                 author="Анна Петрова (#1)", now=now)
+        act_months = [a.period for a in acts_of(s, account_ids[0])]
     hb.runner.enqueue(check_alerts, job_id="alerts-demo")  # on the complete picture, not the first minute's
     with hb.sessions() as s:
         click.echo("")
@@ -244,6 +259,9 @@ def _run(create_app: Callable[[dict], Any], port: int, emulator_port: int, insta
     click.echo(f"    CRM card of «Ромашка» (the widget):   {emu.shell_url(p, CLIENT_ID, 1, 'CRM_COMPANY_DETAIL_TAB', {'ID': str(company)})}")
     click.echo(f"    the app page (manager, calculator):  {emu.shell_url(p, CLIENT_ID, 1, 'DEFAULT')}")
     click.echo(f"    the client's cabinet link:           {cabinet}")
+    if act_months:
+        click.echo(f"    last month's act ({act_months[0]}): PDF and XLSX on the app page (client «Ромашка», "
+                   "Acts) and in the cabinet")
     click.echo(f"    chats and notifications (the portal): {emu.url}/p/{p.domain}/im")
     click.echo(f"    e-mails (no SMTP_URL: the outbox):    {Path(app.config['INSTANCE_PATH']) / 'outbox'}/")
     click.echo(f"\nHourbook: {url}/   health: {url}/healthz   (Ctrl-C stops both)")
