@@ -655,10 +655,10 @@ RU.update({
     "Acts of work done": "Акты выполненных работ",
     "Acts and the weekly call": "Акты и еженедельная встреча",
     "Made": "Составлен",
-    "In a report": "В отчёте",
+    "To the client": "Клиенту",
     "Download": "Скачать",
     "sent": "отправлен",
-    "with the next one": "со следующим",
+    "with the next report": "со следующим отчётом",
     "No acts yet: an act is made when a month closes.": "Актов пока нет: акт составляется при закрытии месяца.",
     "Make missing acts": "Составить недостающие акты",
     "For closed months without one, such as months closed before acts existed.": "Для закрытых месяцев без акта, например закрытых до появления актов.",
@@ -668,4 +668,5 @@ RU.update({
     "Add note": "Добавить заметку",
     "in a report": "в отчёте",
     "for the next report": "в следующий отчёт",
+    "Note from the call": "Заметка со встречи",
 })
