@@ -14,10 +14,9 @@ later.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import defaultdict
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -28,6 +27,7 @@ from ledger import calendar as cal
 from ledger.db import dialect_insert, utcnow
 from ledger.models import Account, Contract, ContractTerm, Period, Portal, Posting, Task, TimeEntry
 
+from .model import Canonical
 from .models import MonthlyAct
 
 SCHEMA = 1
@@ -57,7 +57,7 @@ class ActCorrection:
 
 
 @dataclass(frozen=True)
-class Act:
+class Act(Canonical):
     schema: int
     number: str  # "12-2026-11": the account and the month
     account_id: int
@@ -102,14 +102,6 @@ class Act:
 
     # ---------------------------------------------------------------- keeping it
 
-    def to_json(self) -> str:
-        """Canonical JSON: the same act always gives the same bytes."""
-        return json.dumps(_plain(asdict(self)), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-
-    @property
-    def digest(self) -> str:
-        return hashlib.sha256(self.to_json().encode()).hexdigest()
-
     @classmethod
     def from_json(cls, text: str) -> Act:
         data = json.loads(text)
@@ -129,16 +121,6 @@ class Act:
             else:
                 values[f.name] = raw
         return cls(**values)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    return value
 
 
 # ---------------------------------------------------------------- building

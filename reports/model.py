@@ -18,6 +18,19 @@ from typing import Any
 SCHEMA = 1
 
 
+class Canonical:
+    """A dataclass kept as canonical JSON (a report, a monthly act): the
+    same value always gives the same bytes, and so the same digest."""
+
+    def to_json(self) -> str:
+        return json.dumps(_plain(asdict(self)), ensure_ascii=False, sort_keys=True,  # type: ignore[call-overload]
+                          separators=(",", ":"))
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.to_json().encode()).hexdigest()
+
+
 @dataclass(frozen=True)
 class WorkLine:
     """One time record of the week, as the portal has it now."""
@@ -122,7 +135,7 @@ class ActRef:
 
 
 @dataclass(frozen=True)
-class Report:
+class Report(Canonical):
     schema: int
     account_id: int
     account: str
@@ -172,14 +185,6 @@ class Report:
 
     # ---------------------------------------------------------------- keeping it
 
-    def to_json(self) -> str:
-        """Canonical JSON: the same report always gives the same bytes."""
-        return json.dumps(_plain(asdict(self)), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-
-    @property
-    def digest(self) -> str:
-        return hashlib.sha256(self.to_json().encode()).hexdigest()
-
     @classmethod
     def from_json(cls, text: str) -> Report:
         data = json.loads(text)
@@ -221,5 +226,5 @@ def _build(cls: type, data: dict[str, Any]) -> Any:
     return cls(**values)
 
 
-__all__ = ["SCHEMA", "Report", "WorkLine", "TaskTotal", "PersonTotal", "DirectionLine", "AgendaRequest", "PlanLine",
+__all__ = ["SCHEMA", "Canonical", "Report", "WorkLine", "TaskTotal", "PersonTotal", "DirectionLine", "AgendaRequest", "PlanLine",
            "PausedLine", "NoteLine", "ActRef"]
