@@ -792,6 +792,8 @@ def xlsx(report: Report) -> bytes:
             notes.append(_("not debited"))
         if line.correction:
             notes.append(_("correction: dated in a closed period"))
+        if line.paused:
+            notes.append(_("after the pause"))
         if not outside and line.counted_s != line.duration_s:
             notes.append(_("rounded"))
         note = "; ".join(notes)
