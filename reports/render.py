@@ -771,6 +771,21 @@ def xlsx(report: Report) -> bytes:
             task_cell(s, row, 0, t.task, t.url)
             s.write_number(row, 1, _days(t.week_s), dur)
             s.write_number(row, 2, _days(t.period_s), dur)
+    agenda = v["agenda"]
+    if agenda["sections"] or agenda["acts"]:
+        row += 1
+        if agenda["sections"]:
+            row += 1
+            s.write_string(row, 0, agenda["title"], bold)
+        for section in agenda["sections"]:
+            row += 1
+            s.write_string(row, 0, section["title"], muted)
+            for item in section["items"]:
+                row += 1
+                s.write_string(row, 0, "• " + _one_line(item))
+        for sentence in agenda["acts"]:
+            row += 1
+            s.write_string(row, 0, sentence, muted)
     row += 2
     s.write_string(row, 0, _("Built"), muted)
     s.write_datetime(row, 1, w.local(r.built_at).replace(tzinfo=None), when)

@@ -7,9 +7,11 @@ kept with the report, so it renders the same after the requests are
 decided and the notes carried."""
 from __future__ import annotations
 
+import io
 from dataclasses import replace
 from datetime import date
 
+import openpyxl
 import pytest
 from sqlalchemy import func, select
 
@@ -70,6 +72,9 @@ def test_the_agenda_says_what_the_call_has_to_decide(book: Book):
     assert "[после паузы]" in text and "Телефонию — после воронки." in words
     html = render.html(rep)
     assert "Повестка еженедельной встречи" in html and "после паузы" in html
+    summary = [c for row in openpyxl.load_workbook(io.BytesIO(render.xlsx(rep))).worksheets[0].iter_rows(
+        values_only=True) for c in row if isinstance(c, str)]
+    assert "Повестка еженедельной встречи" in summary and "Телефонию — после воронки." in " ".join(summary)
     english = render.text(replace(rep, language="en"))
     assert "AGENDA FOR THE WEEKLY CALL" in english and "Do it first: Телефония" in " ".join(english.split())
 
