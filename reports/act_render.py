@@ -137,7 +137,7 @@ def pdf(act: Act) -> bytes:
     doc.add_page()
 
     doc.set_font(FONT, "B", 15)
-    doc.multi_cell(0, 7.5, t.title, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    doc.multi_cell(0, 7.5, t.title, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     doc.set_font(FONT, "", 11)
     doc.cell(0, 6, t.subtitle, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     doc.set_text_color(130, 139, 149)
@@ -168,7 +168,7 @@ def pdf(act: Act) -> bytes:
         doc.set_font(FONT, "", 8.5)
         doc.set_text_color(90, 96, 104)
         doc.multi_cell(0, 4.5, _("Changes to work dated in a month already closed: counted in this month, "
-                                 "named by the month the work was done in."),
+                                 "named by the month the work was done in."), align="L",
                        new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         doc.set_text_color(0, 0, 0)
         doc.set_font(FONT, "", 9)
@@ -179,10 +179,13 @@ def pdf(act: Act) -> bytes:
     doc.ln(2)
     doc.set_font(FONT, "", 8.5)
     doc.set_text_color(90, 96, 104)
-    doc.multi_cell(0, 4.5, t.rounding, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    doc.multi_cell(0, 4.5, t.rounding, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     doc.set_text_color(0, 0, 0)
     doc.ln(3)
 
+    # The month's hours, the price and the signatures stay on one page.
+    if doc.will_page_break(7 + 7.5 * len(t.terms) + 75):
+        doc.add_page()
     doc.set_font(FONT, "B", 11)
     doc.cell(0, 7, _("Hours of the month"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     doc.set_font(FONT, "", 9.5)
@@ -195,7 +198,7 @@ def pdf(act: Act) -> bytes:
             row.cell(_signed_hm(seconds) if signed else format_hm(seconds))
     doc.ln(2)
     doc.set_font(FONT, "B", 9.5)
-    doc.multi_cell(0, 5.5, t.closing, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    doc.multi_cell(0, 5.5, t.closing, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     if t.price:
         doc.ln(1)
         doc.set_font(FONT, "B", 11)
@@ -204,10 +207,8 @@ def pdf(act: Act) -> bytes:
     doc.ln(4)
     doc.set_font(FONT, "", 9)
     doc.multi_cell(0, 5, _("The work above was done in full and on time; the client has no claims "
-                           "on its scope, quality or timing."), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+                           "on its scope, quality or timing."), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     doc.ln(10)
-    if doc.will_page_break(20):
-        doc.add_page()
     y = doc.get_y()
     for x, label in ((16, _("Contractor")), (110, _("Customer"))):
         doc.set_xy(x, y)
