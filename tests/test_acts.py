@@ -176,3 +176,27 @@ def test_the_english_act(tmp_path, session):
     assert "Hours as logged" in text and "Total" in text
     rows = xlsx_rows(act_render.xlsx(acts.stored(row)))
     assert rows[0][0] == f"Act of work done No. {account.id}-2026-01"
+
+
+def test_carried_hours_and_a_billed_overage_are_in_the_acts(session, tmp_path):
+    book = Book(session)
+    account = retainer(book, expiry_policy="rollover")
+    book.log(1, 5 * H, date(2026, 1, 12), task=FUNNEL)
+    book.next_month(date(2026, 2, 1))
+    book.log(2, 40 * H, date(2026, 2, 10), task=EXCHANGE)  # 20 h + 15 h carried: 5 h over
+    book.next_month(date(2026, 3, 1))
+    jan, feb = (acts.stored(r) for r in acts.make_missing(session))
+    assert (jan.used_s, jan.carried_s, jan.burned_s) == (5 * H, 15 * H, 0)
+    assert (feb.rollover_in_s, feb.used_s, feb.overage_s, feb.overage_billed) == (15 * H, 40 * H, 5 * H, True)
+    assert feb.burned_s == feb.carried_s == 0
+    terms = book.bal(account, "2026-02")
+    assert feb.overage_s == terms.overage_billed_s and feb.rollover_in_s == terms.rollover_in_s
+    text = pdf_text(act_render.pdf(feb), tmp_path)
+    lines = {line.rsplit(None, 1)[0].strip(): line.split()[-1] for line in text.splitlines() if line.strip()}
+    assert lines["Перенесено с прошлых месяцев"] == "+15:00"
+    assert lines["Перерасход, к оплате"] == "+5:00"
+    assert lines["Выполненные работы (задачи выше)"] == "−40:00"
+    assert "Использовано часов: 40 ч из 35 ч." in " ".join(text.split())
+    assert lines["Перенесено на следующий месяц"] == "0:00"
+    jan_text = pdf_text(act_render.pdf(jan), tmp_path)
+    assert "−15:00" in next(x for x in jan_text.splitlines() if "Перенесено на следующий месяц" in x)
