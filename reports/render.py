@@ -616,6 +616,14 @@ def chat(report: Report) -> str:
             lines.append(f"• {name} — {w.hours(t.week_s)}")
     elif not r.lines:
         lines.append(_("No work was logged this week."))
+    if r.requests or r.acts:
+        lines.append("")
+    if r.requests:
+        lines.append(_bb(w.ngettext("%(num)d request of the client waits for the weekly call.",
+                                    "%(num)d requests of the client wait for the weekly call.",
+                                    len(r.requests)) % {"num": len(r.requests)}))
+    for sentence in v["agenda"]["acts"]:
+        lines.append(_bb(sentence))
     return "\n".join(lines)
 
 

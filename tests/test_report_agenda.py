@@ -75,6 +75,8 @@ def test_the_agenda_says_what_the_call_has_to_decide(book: Book):
     summary = [c for row in openpyxl.load_workbook(io.BytesIO(render.xlsx(rep))).worksheets[0].iter_rows(
         values_only=True) for c in row if isinstance(c, str)]
     assert "Повестка еженедельной встречи" in summary and "Телефонию — после воронки." in " ".join(summary)
+    chat = render.chat(rep)
+    assert chat.endswith("2 запроса клиента ждут еженедельной встречи.")
     english = render.text(replace(rep, language="en"))
     assert "AGENDA FOR THE WEEKLY CALL" in english and "Do it first: Телефония" in " ".join(english.split())
 

@@ -669,4 +669,5 @@ RU.update({
     "in a report": "в отчёте",
     "for the next report": "в следующий отчёт",
     "Note from the call": "Заметка со встречи",
+    "%(num)d request of the client waits for the weekly call.": ("%(num)d запрос клиента ждёт еженедельной встречи.", "%(num)d запроса клиента ждут еженедельной встречи.", "%(num)d запросов клиента ждут еженедельной встречи."),
 })
