@@ -44,6 +44,8 @@ def _titles(session: Session, portal_id: int, task_ids: set[int]) -> dict[int, s
 
 def open_requests(session: Session, account_id: int, portal_id: int, tz: str) -> tuple[AgendaRequest, ...]:
     found = requests_of(session, account_id, "open")[:MAX_REQUESTS]
+    if not found:
+        return ()
     found.sort(key=lambda r: (r.created_at, r.request_id))  # the call takes them oldest first
     items = {i.id: i for i in session.execute(select(PlanItem).where(
         PlanItem.id.in_({r.item_id for r in found if r.item_id} or {0}))).scalars()}
@@ -79,6 +81,8 @@ def open_requests(session: Session, account_id: int, portal_id: int, tz: str) ->
 
 def plan_lines(session: Session, account_id: int, now: datetime) -> tuple[tuple[PlanLine, ...], tuple[PlanLine, ...]]:
     """(items over their planned hours, the plan's next items in the client's order)."""
+    if session.execute(select(PlanItem.id).where(PlanItem.account_id == account_id).limit(1)).first() is None:
+        return (), ()  # no plan: spare the report the plan's usage queries
     status = plan_status(session, account_id, now)
     if status is None:
         return (), ()
@@ -98,6 +102,9 @@ def plan_lines(session: Session, account_id: int, now: datetime) -> tuple[tuple[
 
 def paused(session: Session, account_id: int, portal_id: int, tz: str) -> tuple[tuple[PausedLine, ...], set[int]]:
     """Time on paused tasks since the pause, per task; and the entries behind it."""
+    if session.execute(select(PlanItem.id).where(PlanItem.account_id == account_id, PlanItem.state == "paused")
+                       .limit(1)).first() is None:
+        return (), set()
     work = paused_work(session, account_id)
     per_task: dict[int, int] = defaultdict(int)
     since: dict[int, datetime] = {}
