@@ -5,7 +5,7 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from . import acts, cabinet, doctor, events, health, home, i18n, install, manager, widget
+    from . import cabinet, doctor, events, health, home, i18n, install, manager, widget
 
     i18n.init_app(app)
     app.register_blueprint(health.bp)
@@ -16,8 +16,11 @@ def register(app: Flask) -> None:
     app.register_blueprint(cabinet.bp)
     app.register_blueprint(manager.bp)
     app.register_blueprint(doctor.bp)
-    app.register_blueprint(acts.bp)
     widget.register_errors(app)
+
+    from . import acts  # the monthly acts and the weekly call's notes
+
+    app.register_blueprint(acts.bp)
 
     @app.before_request
     def refuse_broken_forms():

@@ -156,8 +156,8 @@ FIELDS = [
     "report_id", "q", "company", "done", "plan", "months", "meetings", "account", "LANG", "lang", "t", "_t",
     "PLACEMENT", "PLACEMENT_OPTIONS", "AUTH_ID", "REFRESH_ID", "AUTH_EXPIRES", "APPLICATION_TOKEN", "DOMAIN",
     "event", "auth[member_id]", "auth[application_token]", "data[FIELDS_AFTER][ID]", "auth[access_token]",
-    "text", "call_on",
 ]
+FIELDS += ["text", "call_on"]  # the weekly call's notes (handlers/acts.py)
 
 # The acts' and the call notes' forms (handlers/acts.py) post beside the account's actions.
 ACTIONS = sorted(ACCOUNT_ACTIONS) + sorted(PORTAL_ACTIONS) + ["notes", "acts/make"]
@@ -346,10 +346,10 @@ def path_strategy(f: Fuzz) -> st.SearchStrategy[tuple[str, str]]:
         q(action).map(lambda a: ("POST", f"/app/portal/{a}")),
         q(account).map(lambda a: ("GET", f"/app/account/{a}")),
         st.tuples(q(account), q(action)).map(lambda x: ("POST", f"/app/account/{x[0]}/{x[1]}")),
-        q(account).map(lambda a: ("GET", f"/app/report/{a}")), q(account).map(lambda a: ("GET", f"/app/report/{a}.xlsx")),
         st.tuples(q(account), st.sampled_from(["pdf", "xlsx", "doc"])).map(lambda x: ("GET", f"/app/act/{x[0]}.{x[1]}")),
         st.tuples(q(cabinet), q(account), st.sampled_from(["pdf", "xlsx"])).map(
             lambda x: ("GET", f"/cabinet/{x[0]}/act/{x[1]}.{x[2]}")),
+        q(account).map(lambda a: ("GET", f"/app/report/{a}")), q(account).map(lambda a: ("GET", f"/app/report/{a}.xlsx")),
     )
 
 
