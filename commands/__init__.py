@@ -283,3 +283,6 @@ def _create_app(overrides: Mapping[str, Any] | None) -> Flask:
 from commands.doctor import doctor  # noqa: E402  (needs RECORD_OPTION and AppContext above)
 
 cli.add_command(doctor)
+from commands.export import export  # noqa: E402  (issue 16: the handover package)
+
+cli.add_command(export)

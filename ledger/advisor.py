@@ -55,7 +55,7 @@ class StagePlan:
     pay_on: date  # paid before the stage begins
     starts_on: date
     ends_on: date  # the last working day
-    items: tuple[str, ...]  # what works after this stage (in the scope's order)
+    items: tuple[str, ...]  # what works after this stage (in the scope's order; "" for a part of hours)
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,18 @@ def _check_int(name: str, value: object, low: int, high: int) -> int:
     if not low <= value <= high:
         raise ValueError(f"{name} must be between {low} and {high}, got {value}")
     return value
+
+
+HOURS_ONLY_PARTS = 60  # divisible by every stage count 2-5: equal stages
+
+
+def hours_only(total_s: int) -> list[Item]:
+    """A scope known only by its hours, as HOURS_ONLY_PARTS equal untitled
+    parts (the last takes the remainder), so that every stage count splits
+    it evenly. Nothing named works after a stage, only its share of hours."""
+    _check_int("the scope's hours", total_s, 1, MAX_PLAN_S)
+    part = total_s // HOURS_ONLY_PARTS
+    return [Item("", part)] * (HOURS_ONLY_PARTS - 1) + [Item("", total_s - part * (HOURS_ONLY_PARTS - 1))]
 
 
 def split(items: Sequence[Item], n: int) -> list[list[Item]]:

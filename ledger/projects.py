@@ -490,13 +490,15 @@ class ProjectStatus:
 
     @property
     def late(self) -> list[tuple[StageStatus | ItemStatus, Lateness]]:
-        """What is late now (missed or projected), stages first; an item is
-        named only when its stage is not late already."""
+        """What is late now (missed or projected), stages first; an item of
+        a staged project is named only when its stage is not late already
+        (an upfront project's items are the dates its contract names)."""
         found: list[tuple[StageStatus | ItemStatus, Lateness]] = []
         for st in self.stages:
             if st.late is not None and st.late.kind != "was":
                 found.append((st, st.late))
-                continue
+                if st.id is not None:
+                    continue  # a stage's line says it; an upfront project's items are its own dates
             found += [(i, i.late) for i in st.items if i.late is not None and i.late.kind == "missed"]
         return found
 

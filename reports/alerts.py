@@ -89,14 +89,14 @@ def stall_text(account: str, language: str, kind: str, detail: dict) -> str:
     else:
         what = _("project «%(name)s»") % {"name": stage} if stage else _("the project")
     if kind == "stall:payment":
-        text = ngettext("%(account)s: %(what)s has waited for payment for %(num)d day.",
-                        "%(account)s: %(what)s has waited for payment for %(num)d days.", days)
+        text = ngettext("%(account)s, %(what)s: waiting for payment for %(num)d day.",
+                        "%(account)s, %(what)s: waiting for payment for %(num)d days.", days)
     elif kind == "stall:client":
-        text = ngettext("%(account)s: the work of %(what)s is done and has waited for the client's acceptance "
+        text = ngettext("%(account)s, %(what)s: the work is done and has waited for the client's acceptance "
                         "for %(num)d day.",
-                        "%(account)s: the work of %(what)s is done and has waited for the client's acceptance "
+                        "%(account)s, %(what)s: the work is done and has waited for the client's acceptance "
                         "for %(num)d days.", days)
     else:
-        text = ngettext("%(account)s: no work on %(what)s for %(num)d day.",
-                        "%(account)s: no work on %(what)s for %(num)d days.", days)
+        text = ngettext("%(account)s, %(what)s: no work for %(num)d day.",
+                        "%(account)s, %(what)s: no work for %(num)d days.", days)
     return text % {"account": account, "what": what, "num": days}

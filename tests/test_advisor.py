@@ -15,6 +15,7 @@ from ledger.advisor import (
     REASON_CODES,
     Item,
     advise,
+    hours_only,
     option,
     split,
 )
@@ -137,3 +138,11 @@ def test_split_keeps_order_and_never_empties_a_stage(items, n):
     stages = split(items, n)
     assert [i for s in stages for i in s] == list(items) and all(stages)
     assert option(items, 0, H, START, n, 0).stages_n == n
+
+
+def test_a_scope_of_hours_only_splits_into_equal_stages():
+    advice = advise(hours_only(80 * H + 7), PRICE, 10 * H, START)
+    assert [o.stages_n for o in advice.options] == [1, 2, 3, 4, 5]
+    for o in advice.options:
+        sizes = [s.planned_s for s in o.stages]
+        assert sum(sizes) == 80 * H + 7 and max(sizes) - min(sizes) <= 7
