@@ -44,8 +44,8 @@ def project_of(account_id: int, now: datetime | None = None) -> ProjectStatus | 
 
 
 @bp.app_template_global()
-def project_timeline(p: ProjectStatus) -> timeline.Timeline:
-    return timeline.build(p)
+def project_timeline(p: ProjectStatus, width: int = timeline.WIDTH) -> timeline.Timeline:
+    return timeline.build(p, width)
 
 
 @bp.app_template_global()

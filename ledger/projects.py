@@ -19,7 +19,7 @@ Three parts:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -362,12 +362,17 @@ def record_payment(session: Session, account: Account, stage_id: int | None, pai
 
 
 def accept_stage(session: Session, account: Account, stage_id: int, *, actor: str,
-                 now: datetime | None = None) -> bool:
+                 now: datetime | None = None, at: datetime | None = None) -> bool:
     """The client accepted the current stage: it is closed (ledger.contracts.
     advance_stage), the next one starts, and the stage's items done so far
     are accepted with it. Accepting an accepted stage changes nothing and
-    returns False; a stage not yet begun cannot be accepted."""
+    returns False; a stage not yet begun cannot be accepted.
+
+    `at` (default: now) is when the client accepted, when the manager
+    records it a few days late: the next stage starts then (the work
+    logged since counts in it), as advance_stage's `ends_at`."""
     now = now or utcnow()
+    at = at or now
     stage = _stage_of(session, account, stage_id)
     # The row lock makes two managers' clicks one acceptance on PostgreSQL;
     # SQLite has one writer at a time anyway.
@@ -380,15 +385,15 @@ def accept_stage(session: Session, account: Account, stage_id: int, *, actor: st
     period = session.execute(select(Period).where(Period.stage_id == stage.id)).scalar_one_or_none()
     if period is None:
         raise LedgerError("this stage has not begun")
-    stage.accepted_at, stage.accepted_by = now, actor
+    if period.status == "open":
+        advance_stage(session, contract, actor=actor, now=now, ends_at=at)
+    stage.accepted_at, stage.accepted_by = at, actor
     for item in session.execute(select(ScopeItem).where(ScopeItem.stage_id == stage.id)).scalars():
         if item.done_at is not None and item.accepted_at is None:
-            item.accepted_at = now
+            item.accepted_at = max(at, item.done_at)
     session.flush()
     audit(session, actor, "stage.accept", portal_id=account.portal_id, account_id=account.id,
-          after={"stage": stage.name}, now=now)
-    if period.status == "open":
-        advance_stage(session, contract, actor=actor, now=now)
+          after={"stage": stage.name, "accepted_at": at}, now=now)
     return True
 
 
@@ -592,7 +597,10 @@ def project_status(session: Session, account_id: int, now: datetime | None = Non
             started = local(period.starts_at)
             closed = period.status == "closed" or (key is not None and accepted_at is not None)
             state = "done" if closed else "current"
-            ended = local(accepted_at) or (local(period.closed_at) if period.status == "closed" else None)
+            # The last day of a closed stage is the day before its period ended
+            # (the next stage began at that midnight).
+            ended = (local(period.ends_at - timedelta(microseconds=1)) if period.status == "closed" and period.ends_at
+                     else local(accepted_at))
         if key is None:  # an upfront project is due by its last item
             dates = [i.due_on for i in own if i.due_on]
             due_on = max(dates) if dates else None

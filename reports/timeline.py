@@ -12,6 +12,7 @@ from ledger import calendar as cal
 from ledger.projects import ProjectStatus
 
 WIDTH = 600  # the drawing's width in SVG units; the page scales it to the card
+NARROW = 320  # the same for a phone (390 px): drawn near 1:1, the labels stay readable
 ROW = 44  # one stage: its name, the planned bar, the actual bar
 TOP = 22  # the month ticks' band
 MAX_DAYS = 3 * 366  # beyond this the picture says nothing a person can read
@@ -57,20 +58,21 @@ def _span(p: ProjectStatus) -> tuple[date, date]:
     return start, max(end, date.fromordinal(start.toordinal() + 14))
 
 
-def build(p: ProjectStatus, stage_label: str = "%(n)d. %(name)s") -> Timeline:
+def build(p: ProjectStatus, width: int = WIDTH, stage_label: str = "%(n)d. %(name)s") -> Timeline:
+    """`width` in SVG units: the page draws a wide one and, for phones, a
+    narrow one, so that the text keeps its size on both."""
     start, end = _span(p)
     total = (end - start).days + 1
 
     def x(day: date) -> int:
-        return max(0, min(WIDTH, ((day - start).days) * WIDTH // total))
+        return max(0, min(width, ((day - start).days) * width // total))
 
     def seg(kind: str, a: date, b: date) -> Segment | None:
         a, b = max(a, start), min(b, end)
         if b < a:
             return None
         x0 = x(a)
-        width = max(2, x(date.fromordinal(b.toordinal() + 1)) - x0)
-        return Segment(kind, x0, width, a, b)
+        return Segment(kind, x0, max(2, x(date.fromordinal(b.toordinal() + 1)) - x0), a, b)
 
     rows = []
     planned_from = p.starts_on
@@ -109,4 +111,4 @@ def build(p: ProjectStatus, stage_label: str = "%(n)d. %(name)s") -> Timeline:
         ticks.append((x(month), month))
         month = cal.add_months(month, 1)
     today_x = x(p.today) if start <= p.today <= end else None
-    return Timeline(WIDTH, TOP + len(rows) * ROW + 6, tuple(rows), tuple(ticks), today_x, start, end)
+    return Timeline(width, TOP + len(rows) * ROW + 6, tuple(rows), tuple(ticks), today_x, start, end)

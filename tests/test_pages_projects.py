@@ -55,7 +55,7 @@ def test_the_manager_builds_a_scope_and_the_client_sees_what_is_late(world):
     # the issue's own line, in the client's language
     assert "Этап «Аудит» опаздывает на 6 дней" in text.replace("\u00a0", " ")
     assert "Воронка «Опт»" in text and "Обучение отдела продаж" in text and "#501" in text
-    assert w.msg("not started") in text and '<svg class="hb-timeline"' in widget_of(w, account)
+    assert w.msg("not started") in text and '<svg class="hb-timeline is-wide"' in widget_of(w, account)
     # the manager's page shows the forms; the stage is accepted once, however often it is clicked
     page = w.get(f"/app/account/{account}", token)
     assert page.status_code == 200 and 'id="project"' in page.text
