@@ -14,7 +14,8 @@ from flask_babel import ngettext
 from sqlalchemy.orm import Session
 
 from ledger import advisor, projects
-from ledger.calendar import local_date
+from ledger.calendar import local_date, local_midnight
+from ledger.contracts import STAGE_END_REFUSALS
 from ledger.contracts import LedgerError
 from ledger.db import utcnow
 from ledger.models import SCOPE_KINDS, Account, Portal
@@ -167,9 +168,20 @@ def _paid(s: Session, account: Account, form: Form, who: str) -> None:
 
 
 def _accept(s: Session, account: Account, form: Form, who: str) -> None:
+    """Accepted now, or as of the day the client accepted when the manager
+    records it later: the next stage starts that day (its work counts there)."""
     stage_id = form.integer("stage_id")
+    on = form.day("at")
     if form.ok:
-        projects.accept_stage(s, account, stage_id, actor=who)
+        portal = s.get(Portal, account.portal_id)
+        assert portal is not None
+        at = local_midnight(on, portal.time_zone) if on else None
+        try:
+            projects.accept_stage(s, account, stage_id, actor=who, at=at)
+        except LedgerError as err:
+            if err.template not in STAGE_END_REFUSALS:
+                raise
+            form.fail("_", _(err.template, **err.params))
 
 
 ROW_ACTIONS = {"state", "remove", "paid", "accept"}

@@ -158,7 +158,7 @@ FIELDS = [
     "PLACEMENT", "PLACEMENT_OPTIONS", "AUTH_ID", "REFRESH_ID", "AUTH_EXPIRES", "APPLICATION_TOKEN", "DOMAIN",
     "event", "auth[member_id]", "auth[application_token]", "data[FIELDS_AFTER][ID]", "auth[access_token]",
     # implementation projects (issue 16): scope items, stage dates and payments, the advisor
-    "due_on", "pay_due_on", "tasks", "item_id", "state", "pace", "wanted", "start", "gap", "new",
+    "due_on", "pay_due_on", "tasks", "item_id", "state", "pace", "wanted", "start", "gap", "new", "at",
 ]
 
 ACTIONS = sorted(ACCOUNT_ACTIONS) + sorted(PORTAL_ACTIONS)

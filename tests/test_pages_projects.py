@@ -82,6 +82,8 @@ def test_the_manager_builds_a_scope_and_the_client_sees_what_is_late(world):
     ("dates", {"stage_id": "OTHER", "due_on": "2026-12-01"}, "_"),
     ("accept", {"stage_id": "OTHER"}, "_"),
     ("accept", {"stage_id": "THIRD"}, "_"),  # not begun
+    ("accept", {"stage_id": "FIRST", "at": "2999-01-01"}, "_"),  # accepted in the future
+    ("accept", {"stage_id": "FIRST", "at": "1999-01-01"}, "_"),  # before the stage began
     ("state", {"item_id": "999999", "state": "done"}, "_"),
     ("paid", {"stage_id": "FIRST", "paid": "maybe"}, "_"),
 ])

@@ -772,3 +772,7 @@ RU.update({
     "the account has no implementation project": "у клиента нет проекта внедрения",
     "this stage has not begun": "этот этап ещё не начат",
 })
+RU.update({
+    "accepted on": "дата приёмки",
+    "Accepted on (empty: today)": "Дата приёмки (пусто — сегодня)",
+})
