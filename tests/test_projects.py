@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from ledger.contracts import LedgerError, add_account, add_team_member, set_staged, set_upfront
@@ -23,6 +25,7 @@ from ledger.projects import (
     stall_alerts,
     stalls_of,
 )
+from reports.timeline import NARROW, WIDTH, build
 from tests.helpers import STAFF, H, Book
 
 D = date
@@ -265,3 +268,52 @@ def test_a_task_of_another_account_stays_there(session):
              actor="m", now=b.now)
     with pytest.raises(LedgerError):  # another account's item
         set_item_state(session, account, session.execute(select(ScopeItem.id)).scalar_one(), "done", actor="m")
+
+
+# ---------------------------------------------------------------- properties of the pure parts
+
+days_st = st.dates(min_value=date(2020, 1, 1), max_value=date(2035, 12, 31))
+
+
+@settings(max_examples=300, deadline=None)
+@given(due=days_st, today=days_st, finished=st.none() | days_st, started=st.none() | days_st,
+       planned=st.integers(0, 500 * H), spent=st.integers(0, 500 * H))
+def test_lateness_properties(due, today, finished, started, planned, spent):
+    late = lateness(due, today, finished_on=finished, started_on=started, planned_s=planned, spent_s=spent)
+    if late is None:
+        assert (finished is not None and finished <= due) or (finished is None and today <= due)
+        return
+    assert late.days > 0 and late.due_on == due
+    if finished is not None:
+        assert late == Lateness("was", (finished - due).days, due, finished)
+    elif today > due:
+        assert late == Lateness("missed", (today - due).days, due)
+    else:  # projected: at the pace so far, after the date, never before today
+        assert late.kind == "projected" and late.finish_on > due and late.finish_on >= today
+        assert late.days == (late.finish_on - due).days
+        faster = lateness(due, today, started_on=started, planned_s=planned, spent_s=spent + H)
+        assert faster is None or faster.finish_on <= late.finish_on  # more done, never later
+
+
+def test_the_timeline_draws_planned_work_waits_and_lateness(session):
+    b = Book(session)
+    account, _, stages = staged(b)
+    set_stage_dates(session, account, stages[0].id, due_on=date(2026, 1, 20), pay_due_on=None, actor="m")
+    set_stage_dates(session, account, stages[1].id, due_on=date(2026, 2, 10), pay_due_on=None, actor="m")
+    record_payment(session, account, stages[0].id, True, actor="m", now=b.now)
+    b.now = b.at(date(2026, 1, 25))
+    b.log(1, 4 * H, date(2026, 1, 6))
+    b.log(2, 4 * H, date(2026, 1, 24))
+    accept_stage(session, account, stages[0].id, actor="m", now=b.at(date(2026, 1, 26)))
+    p = project_status(session, account.id, b.at(date(2026, 2, 14)))
+    for width in (WIDTH, NARROW):
+        t = build(p, width)
+        assert len(t.rows) == 3 and t.today_x is not None
+        first, second, third = ([s.kind for s in r.segments] for r in t.rows)
+        # audit: planned; waited for its first work (the 6th); worked; past its date from the 21st
+        assert first == ["planned", "wait", "work", "late"]
+        # setup: planned; waits for its payment since the 26th, nothing done yet
+        assert second == ["planned", "wait"]
+        assert third == []
+        for row in t.rows:
+            assert all(0 <= s.x and s.x + s.width <= width + 2 and s.start <= s.end for s in row.segments)
