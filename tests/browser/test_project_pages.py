@@ -92,6 +92,11 @@ def test_the_advisor_and_the_managers_project_section(env: Env, page: Page, js_e
     expect(ui.locator("#project")).to_be_visible()
     fitted(page, frame)
     ui.locator("#project").screenshot(path=str(ARTIFACTS / f"project-manage-{lang}-{viewport['width']}.png"))
+    # the rest of the manager's page is not this section's: its words and overflow are checked by test_pages
+    section = clean(ui.locator("#project").inner_text())
+    if lang == "ru":
+        assert [w for w in latin_words(section) if w not in ("XLSX", "JSON", "CRM")] == []
+    assert ui.locator("#project").evaluate("e => e.scrollWidth <= e.clientWidth + 1")
     ui.locator("#project").get_by_role("link", name=msg(env, "Upfront or in stages?", lang)).click()
     expect(ui.locator("h1")).to_have_text(msg(env, "Upfront or in stages?", lang))
     ui.locator("input[name=pace]").fill("10")
