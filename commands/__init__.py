@@ -287,3 +287,7 @@ cli.add_command(doctor)
 from commands.acts import act  # noqa: E402
 
 cli.add_command(act)
+
+from commands.export import export  # noqa: E402  (issue 16: the handover package)
+
+cli.add_command(export)

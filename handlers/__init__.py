@@ -17,6 +17,8 @@ def register(app: Flask) -> None:
     app.register_blueprint(manager.bp)
     app.register_blueprint(doctor.bp)
     widget.register_errors(app)
+    from . import projects  # issue 16: implementation projects
+    app.register_blueprint(projects.bp)
 
     from . import acts  # the monthly acts and the weekly call's notes
 

@@ -29,6 +29,7 @@ from ledger.access import recipients
 from ledger.models import Account, Contract, Period, Portal, Stage
 from ledger.summary import summarize
 from ledger.usage import cap_usage
+from ledger.projects import stall_alerts
 from reports import agenda
 from reports import alerts as alert_texts
 from reports.act import Act
@@ -270,7 +271,7 @@ def due_reports(session: Session, now: datetime) -> list[DueReport]:
 # ---------------------------------------------------------------- alerts
 
 
-ALERT_KINDS = ("used_80", "used_100", "burn_soon", "cap")
+ALERT_KINDS = ("used_80", "used_100", "burn_soon", "cap", "stall")
 
 
 def _fire(account_id: int, period_id: int, kind: str, detail: dict, value_s: int) -> int | None:
@@ -312,6 +313,7 @@ def alerts_due(session: Session, account: Account, now: datetime) -> list[tuple[
             found.append((period_id, f"cap:{cap.cap_id}", {"scope": cap.scope, "ref_id": cap.ref_id,
                                                            "limit_s": cap.limit_s, "used_s": cap.used_s},
                           cap.used_s))
+    found += [(a.period_id, a.kind, a.detail, 0) for a in stall_alerts(session, account.id, now)]  # issue 16
     return found
 
 
