@@ -24,6 +24,7 @@ from b24.links import task_url
 from ledger.handover import package
 from reports import timeline
 from reports.handover import files as handover_files
+from reports.handover import with_acts
 
 from . import db
 from .fields import Form
@@ -224,7 +225,8 @@ def handover(account_id: int, fmt: str):
     account = _account(frame, account_id)
     portal = db.reader().get(Portal, account.portal_id)
     assert portal is not None
-    data = package(db.reader(), account.id, lambda task_id, responsible: task_url(portal.domain, task_id, responsible))
+    data, _acts = with_acts(db.reader(), package(db.reader(), account.id,
+                                                 lambda task_id, responsible: task_url(portal.domain, task_id, responsible)))
     name, content = next((n, c) for n, c in handover_files(data).items() if n.endswith(f".{fmt}"))
     response = make_response(content)
     response.headers["Content-Type"] = ("application/json; charset=utf-8" if fmt == "json" else

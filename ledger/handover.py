@@ -27,10 +27,6 @@ from .projects import project_status
 from .summary import DONE_STATUSES
 
 FORMAT_VERSION = 1
-# The monthly acts (issue 15's `act` branch) join the package here when that
-# module is on main: a function (session, account_id) -> list of dicts,
-# each one act as stored (month, number, totals, lines). None: no acts yet.
-ACTS: Callable[[Session, int], list[dict[str, Any]]] | None = None
 
 
 def _iso(value: date | datetime | None) -> str | None:
@@ -149,7 +145,9 @@ def package(session: Session, account_id: int, task_url: Callable[[int, int | No
         "people": sorted(people.values(), key=lambda p: (-p["counted_s"], p["user_id"])),
         "roles": [{"role": r, "counted_s": s} for r, s in sorted(roles.items(), key=lambda x: (-x[1], x[0]))],
         "work_log": log,
-        "acts": ACTS(session, account.id) if ACTS is not None else [],
+        # The monthly acts are kept by reports/ (reports.handover.with_acts
+        # adds them); the ledger's package holds what the ledger knows.
+        "acts": [],
         "totals": {"counted_s": sum(e.counted_s for e in entries), "logged_s": sum(e.duration_s for e in entries),
                    "records": len(entries)},
     }

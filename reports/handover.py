@@ -7,10 +7,14 @@ from __future__ import annotations
 import io
 import json
 from datetime import date
+from collections.abc import Sequence
 from typing import Any
 
 import xlsxwriter
+from sqlalchemy.orm import Session
 
+from . import act_render
+from .act import Act, acts_of, stored
 from .i18n import translations
 from .render import ACCENT, DURATION_FORMAT
 
@@ -124,13 +128,32 @@ def xlsx(data: dict[str, Any]) -> bytes:
          + [[(_("Role: %(role)s") % {"role": r["role"]}, "text"), ("", "text"), ("", "text"), (r["counted_s"], "s")]
             for r in data["roles"]])
     if data.get("acts"):
-        ws = sheet(_("Acts"), [_("Month"), _("Data")], [12, 80])
-        rows(ws, [[(a.get("month"), "text"), (json.dumps(a, ensure_ascii=False), "text")] for a in data["acts"]])
+        # One line per month's act as it was kept; its own PDF and XLSX
+        # (act-NUMBER.*) come beside the package from the CLI.
+        ws = sheet(_("Acts"), [_("Month"), _("Act"), _("Package"), _("Used"), _("Burned"), _("Carried"),
+                               _("Overage"), _("Price")], [10, 14, 9, 9, 9, 9, 9, 12])
+        rows(ws, [[(a["period"], "text"), (a["number"], "text"), (a["package_s"], "s"), (a["used_s"], "s"),
+                   (a["burned_s"], "s"), (a["carried_s"], "s"), (a["overage_s"], "s"), (a["price_minor"], "minor")]
+                  for a in data["acts"]])
     book.close()
     return out.getvalue()
 
 
-def files(data: dict[str, Any]) -> dict[str, bytes]:
-    """The package's files by name: what the CLI writes and the page serves."""
+def with_acts(session: Session, data: dict[str, Any]) -> tuple[dict[str, Any], list[Act]]:
+    """The package with the account's monthly acts as they were kept (each
+    act's own JSON, oldest month first), and the acts themselves for their
+    PDF and XLSX files."""
+    kept = [stored(row) for row in reversed(acts_of(session, data["account"]["id"]))]
+    return {**data, "acts": [json.loads(a.to_json()) for a in kept]}, kept
+
+
+def files(data: dict[str, Any], acts: Sequence[Act] = ()) -> dict[str, bytes]:
+    """The package's files by name: what the CLI writes and the page serves
+    (the page serves the workbook and the JSON; the CLI writes the acts'
+    PDF and XLSX beside them, the same bytes the cabinet downloads)."""
     stem = f"handover-{data['account']['id']}"
-    return {f"{stem}.xlsx": xlsx(data), f"{stem}.json": as_json(data)}
+    out = {f"{stem}.xlsx": xlsx(data), f"{stem}.json": as_json(data)}
+    for act in acts:
+        out[act_render.filename(act, "pdf")] = act_render.pdf(act)
+        out[act_render.filename(act, "xlsx")] = act_render.xlsx(act)
+    return out

@@ -6,6 +6,7 @@ SMTP server (aiosmtpd) as a PDF and an XLSX, the next report does not;
 from __future__ import annotations
 
 import email
+import json
 from datetime import timedelta
 from email import policy
 
@@ -114,3 +115,28 @@ def test_act_command_refuses_bad_input_with_nothing_written(jobs, emu, cli, tmp_
     assert not out.exists()
     with c.ctx.sessions() as s:
         assert s.execute(select(MonthlyAct)).first() is None
+
+
+def test_the_handover_package_carries_the_months_acts_as_kept(jobs, emu, cli, tmp_path):
+    """Leaving with the work (issue 16) includes the monthly acts (issue 15):
+    each act's kept JSON in the package, its PDF and XLSX beside it, the
+    same bytes the cabinet serves."""
+    c = client_portal(emu, jobs)
+    log_week(c)
+    c.sync()
+    close_periods(NOW)
+    with c.ctx.sessions() as s:
+        kept = [acts.stored(row) for row in reversed(acts.acts_of(s, c.account_id))]
+    assert len(kept) >= 2 and kept[-1] == acts.stored(october_act(c))
+    out = tmp_path / "handover"
+
+    result = cli("--now", NOW.isoformat(), "export", "--account", str(c.account_id), "--out", str(out))
+
+    assert result.exit_code == 0, result.output
+    stem = f"handover-{c.account_id}"
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [f"{stem}.json", f"{stem}.xlsx"] + [f"act-{a.number}.{ext}" for a in kept for ext in ("pdf", "xlsx")])
+    for a in kept:
+        assert (out / f"act-{a.number}.pdf").read_bytes() == act_render.pdf(a)
+    data = json.loads((out / f"{stem}.json").read_text())
+    assert [acts.Act.from_json(json.dumps(a)) for a in data["acts"]] == kept  # oldest month first

@@ -850,3 +850,7 @@ RU.update({
     "accepted on": "дата приёмки",
     "Accepted on (empty: today)": "Дата приёмки (пусто — сегодня)",
 })
+RU.update({
+    "Burned": "Сгорело",
+    "Carried": "Перенесено",
+})
