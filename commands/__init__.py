@@ -283,3 +283,7 @@ def _create_app(overrides: Mapping[str, Any] | None) -> Flask:
 from commands.doctor import doctor  # noqa: E402  (needs RECORD_OPTION and AppContext above)
 
 cli.add_command(doctor)
+
+from commands.amocrm import amocrm  # noqa: E402
+
+cli.add_command(amocrm)

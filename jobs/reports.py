@@ -132,7 +132,7 @@ def _deliver(report_id: int) -> dict:
         to = [(r.name, r.email) for r in recipients(s, account.id)]
         report = Report.from_json(row.data)
         key, done_mail, done_chat = row.key, row.sent_at is not None, row.chat_sent_at is not None
-        portal_id = account.portal_id
+        portal_id, account_id = account.portal_id, account.id
         row.attempts += 1
     outcome: dict = {"report_id": report_id, "mail": "already" if done_mail else None,
                      "chat": "already" if done_chat else None}
@@ -162,6 +162,14 @@ def _deliver(report_id: int) -> dict:
                 errors.append(f"chat: {err}")
         else:
             outcome["chat"] = "no chat"
+    amocrm = ctx.amocrm()
+    if amocrm is not None:
+        # An account that lives in amoCRM also gets the summary as a note on
+        # its company card: once per report, the note's row keyed by the report.
+        try:
+            outcome["note"] = amocrm.deliver(account_id, f"report:{key}", render.chat(report))
+        except Exception as err:  # noqa: BLE001  (recorded, retried by the runner)
+            errors.append(f"amocrm note: {err}")
     with _tx() as s:
         row = s.get(SentReport, report_id)
         row.status = "failed" if errors else "sent"

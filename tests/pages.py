@@ -34,6 +34,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import b24.models  # noqa: F401  (its tables are in the metadata too)
+import amocrm.models  # noqa: F401
 import demo
 from emulators.bitrix24 import Emulator, scenario
 from jobs import context as jobs_context
