@@ -3,8 +3,8 @@ request adds one, the bucket drains at 2 per second (5 on Enterprise), and
 past 50 (250) the portal answers 503. We keep our own estimate of the bucket
 and wait before it would overflow, so the portal never has to refuse us.
 amoCRM (amocrm/FACTS.md §3) allows 7 requests a second per account and
-answers 429, then blocks the account with 403: the same bucket, 7 deep,
-draining at 7 a second, keeps us under it.
+answers 429, then blocks the account with 403: the same bucket, one deep,
+draining at 6 a second, keeps us under it (amocrm/connection.py).
 
 With Redis the estimate is shared by every process calling the same portal
 (several workers, the web processes); without it, each process paces itself.

@@ -145,7 +145,7 @@ class State:
         return jwt.encode({"aud": client_id, "jti": str(uuid.uuid4()), "iat": now, "nbf": now,
                            "exp": now + ACCESS_TTL_S, "sub": "0", "account_id": account.id,
                            "api_domain": "api-b.amocrm.ru", "scopes": ["crm", "notifications"]},
-                          "emulator-private", algorithm="HS256")
+                          "emulator-private-key-of-the-amocrm-double", algorithm="HS256")
 
     def by_access(self, token: str) -> Grant | None:
         with self.lock:
