@@ -36,14 +36,14 @@ TEXT = {
 
 CSS = """
 *{box-sizing:border-box}body{margin:0;font:14px/1.4 "PT Sans",Arial,sans-serif;color:#313942;background:#eef1f4}
-.amo-nav{position:fixed;left:0;top:0;bottom:0;width:64px;background:#1d2a3a;display:flex;flex-direction:column;
+.amo-nav{flex:none;width:64px;background:#1d2a3a;display:flex;flex-direction:column;
 align-items:center;padding-top:14px;gap:18px}.amo-nav i{display:block;width:26px;height:26px;border-radius:6px;
 background:#3d5068}.amo-nav i.on{background:#4c8bf7}
-.amo-main{margin-left:64px;display:flex;min-height:100vh}
+.amo-main{display:flex;min-height:100vh}
 .amo-left{width:300px;background:#fff;border-right:1px solid #dbdedf;padding:0 0 20px}
 .amo-head{background:#2e3640;color:#fff;padding:18px 20px}.amo-head small{display:block;color:#9ea7b1;
 text-transform:uppercase;font-size:11px;letter-spacing:.06em}.amo-head h1{margin:4px 0 0;font-size:20px;font-weight:normal}
-.amo-field{display:flex;padding:9px 20px;border-bottom:1px solid #f0f2f3}.amo-field span{width:120px;color:#92989b}
+.amo-field{display:flex;padding:9px 20px;border-bottom:1px solid #f0f2f3}.amo-field span{flex:none;width:120px;color:#92989b}
 .amo-feed{flex:1;padding:20px;min-width:0}.amo-feed h2{font-size:13px;text-transform:uppercase;color:#92989b;
 margin:0 0 12px;font-weight:normal}.amo-note{background:#fff;border:1px solid #e1e4e6;border-radius:3px;
 padding:12px 14px;margin-bottom:10px;white-space:pre-wrap}.amo-note time{display:block;color:#92989b;font-size:12px;
@@ -54,7 +54,7 @@ margin-bottom:4px}
 .card-widgets__widget__caption{display:flex;align-items:center;gap:8px;padding:8px 10px;border-bottom:1px solid #eceeef;
 font-weight:bold;font-size:13px}.card-widgets__widget__caption img{width:24px;height:24px;border-radius:4px}
 .card-widgets__widget__body{padding:0}
-@media (max-width:900px){.amo-nav{display:none}.amo-main{margin-left:0;flex-direction:column}
+@media (max-width:900px){.amo-nav{display:none}.amo-main{flex-direction:column}
 .amo-left,.amo-widgets{width:auto;border:0}.amo-feed{order:3}}
 """
 
@@ -203,10 +203,10 @@ def page(emu: AmoEmulator, account: Account, entity: str, entity_id: int, req: R
     scripts = (f'<script>window.AMO_CARD = {json.dumps(config)};</script><script src="/emulator/amo.js"></script>'
                if integration else "")
     body = f"""<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>{html.escape(item['name'])} — amoCRM</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,"><title>{html.escape(item["name"])} — amoCRM</title>
 <style>{CSS}</style></head><body>
-<nav class="amo-nav"><i></i><i class="on"></i><i></i><i></i></nav>
 <div class="amo-main">
+<nav class="amo-nav"><i></i><i class="on"></i><i></i><i></i></nav>
 <section class="amo-left"><header class="amo-head"><small>{t['company' if entity == 'companies' else 'lead']}</small>
 <h1>{html.escape(item['name'])}</h1></header>
 {''.join(f'<div class="amo-field"><span>{html.escape(k)}</span>{html.escape(str(v))}</div>' for k, v in fields)}

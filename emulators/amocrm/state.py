@@ -120,6 +120,7 @@ class State:
         lead_id = self.next_id("lead")
         now = int(self.clock())
         account.leads[lead_id] = {"id": lead_id, "name": name, "price": price, "company_id": company_id,
+                                  "responsible_user_id": next(iter(account.users), 0), "group_id": 0,
                                   "created_at": now, "updated_at": now, "account_id": account.id}
         return lead_id
 
