@@ -62,10 +62,11 @@ ledger_cli.register(cli)
 @cli.command()
 @click.option("--port", default=5000, show_default=True, help="The app's port.")
 @click.option("--emulator-port", default=5001, show_default=True, help="The portal emulator's port.")
-@click.option("--amocrm-port", default=5002, show_default=True,
-              help="The amoCRM emulator's consent page; the client's amoCRM account takes the next port.")
+@click.option("--amocrm-port", type=int, default=None,
+              help="The amoCRM emulator's consent page (default: the portal emulator's port + 1, or any free port "
+                   "with --emulator-port 0); the client's amoCRM account takes the next port.")
 @click.option("--serve/--no-serve", default=True, help="Keep serving after the first sync (Ctrl-C stops).")
-def demo(port: int, emulator_port: int, amocrm_port: int, serve: bool) -> None:
+def demo(port: int, emulator_port: int, amocrm_port: int | None, serve: bool) -> None:
     """A local Bitrix24 portal with four clients, Hourbook installed into it and synced; the fourth client's amoCRM."""
     import demo as demo_module
 

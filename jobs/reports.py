@@ -167,7 +167,7 @@ def _deliver(report_id: int) -> dict:
         # An account that lives in amoCRM also gets the summary as a note on
         # its company card: once per report, the note's row keyed by the report.
         try:
-            outcome["note"] = amocrm.deliver(account_id, f"report:{key}", render.chat(report))
+            outcome["note"] = amocrm.deliver(account_id, f"report:{key}", render.chat(report, bb=False))
         except Exception as err:  # noqa: BLE001  (recorded, retried by the runner)
             errors.append(f"amocrm note: {err}")
     with _tx() as s:

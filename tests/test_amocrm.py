@@ -377,7 +377,9 @@ def test_the_weekly_summary_goes_to_the_company_card_once(amo_world):
     assert outcome["note"] == "sent", outcome
     notes = aw.amo.notes(aw.a, aw.companies["a_home"])
     assert len(notes) == before + 1 and notes[-1]["note_type"] == "common"
-    assert "Ромашка" in notes[-1]["params"]["text"]
+    text = notes[-1]["params"]["text"]
+    # Plain text (a note shows BB-code as it is) and no links into the integrator's Bitrix24.
+    assert "Ромашка" in text and "[B]" not in text and "[URL" not in text and "bitrix24" not in text
     # Delivered again (a retry, a second worker): no second note.
     with aw.w.session() as s:
         row = s.execute(select(AmoNote).order_by(AmoNote.id.desc())).scalars().first()
