@@ -103,10 +103,11 @@ def add_north(p: Any, now: datetime) -> int:
     company = p.add_company(NORTH)
     tz = p.time_zone
     first = cal.local_midnight(cal.month_start(cal.local_date(now, tz)), tz)
-    tasks = [("Воронка amoCRM: этапы и причины отказа", "pm", 3), ("Интеграция сайта с amoCRM", "dev", 3),
-             ("Права менеджеров в amoCRM", "config", 5), ("Салесбот для заявок", "config", 2)]
-    ids = [p.add_task(title, u[who], crm=[f"CO_{company}"], status=status, created_date=first - timedelta(days=40))
-           for title, who, status in tasks]
+    # (title, who, status, tags): the "crm" tag puts a task in the development plan's direction.
+    tasks = [("Воронка amoCRM: этапы и причины отказа", "pm", 3, ("crm",)), ("Интеграция сайта с amoCRM", "dev", 3, ()),
+             ("Права менеджеров в amoCRM", "config", 5, ("crm",)), ("Салесбот для заявок", "config", 2, ("crm",))]
+    ids = [p.add_task(title, u[who], crm=[f"CO_{company}"], tags=tags, status=status,
+                      created_date=first - timedelta(days=40)) for title, who, status, tags in tasks]
     # (task, who, seconds, days before now): the last five weeks.
     log = [(0, "pm", 5400, 36), (1, "dev", 7200, 33), (2, "config", 3600, 31),
            (0, "pm", 3600, 9), (1, "dev", 10800, 7), (2, "config", 2700, 5), (3, "config", 4500, 3),

@@ -632,6 +632,7 @@ RU.update({
     "Which company card shows the hours?": "В какой карточке компании показывать часы?",
     "amoCRM account %(name)s is connected. Choose the company that stands for this contract: its card, and the cards of its leads, will show the hours.": "Аккаунт amoCRM %(name)s подключён. Выберите компанию, которая соответствует этому договору: часы появятся в её карточке и в карточках её сделок.",
     "Company name": "Название компании",
+    "The link for the client's amoCRM administrator, to connect again:": "Ссылка для администратора amoCRM клиента, чтобы подключить заново:",
     "Show the hours on this card": "Показывать часы в этой карточке",
     "No companies found.": "Компании не найдены.",
     "Connect amoCRM": "Подключить amoCRM",

@@ -90,3 +90,50 @@ def test_a_lead_card_of_the_company_shows_it_and_another_card_says_so(browser, a
         assert errors == [] or all("404" in e for e in errors)  # the refused call is logged by the browser
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_the_admins_connect_pages_and_the_managers_panel(browser, aw, size):
+    """What the client's amoCRM admin sees along the manager's link, and the
+    manager's amoCRM panel: screenshots, no page wider than the screen."""
+    from tests.amocrm_world import connect_link
+
+    viewport = DESKTOP if size == "desktop" else PHONE
+    context = browser.new_context(viewport=viewport, locale="ru-RU")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(err.message))
+    try:
+        page.goto(connect_link(aw.w.app, aw.w.accounts["sokolova"]))
+        assert "ИП Соколова" in page.inner_text("h1")
+        shot(page, f"amocrm-connect-ru-{size}")
+        consent = page.get_attribute("[data-hb-consent]", "href")
+        assert consent.startswith(aw.amo.consent_url)
+        # The emulated amoCRM consent page: the admin allows, for an account of their own.
+        new = aw.amo.add_account("sokolova", "ИП Соколова (amoCRM)")
+        aw.amo.state.add_user(new, "Соколова", "ru", admin=True)
+        aw.amo.state.add_company(new, "Наш интегратор")
+        for n in range(12):
+            aw.amo.state.add_company(new, f"Покупатель №{n + 1}")
+        page.goto(consent)
+        page.click(f"form:has(input[name=account_id][value='{new.id}']) button")
+        page.wait_for_selector("input[name=company_id]")
+        shot(page, f"amocrm-company-ru-{size}")
+        page.check("input[name=company_id] >> nth=0")
+        page.click("button[type=submit] >> text=Показывать часы в этой карточке")
+        page.wait_for_selector("[data-hb-message]")
+        shot(page, f"amocrm-connected-ru-{size}")
+        assert "Готово" in page.inner_text("[data-hb-message]")
+        # The manager's account page, its amoCRM panel.
+        w = aw.w
+        token = w.token(w.p, w.users["admin"])
+        page.goto(f"{w.url}/app/account/{w.accounts['sokolova']}?t={token}")
+        panel = page.wait_for_selector("#amocrm")
+        panel.scroll_into_view_if_needed()
+        assert "подключён" in panel.inner_text()
+        panel.screenshot(path=str(shot(page, f"amocrm-manager-ru-{size}", full_page=False)))
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= viewport["width"], width
+        assert errors == []
+    finally:
+        context.close()
