@@ -56,8 +56,9 @@ class Bitrix24Host:
             return found.id if found is not None else None
 
     def deliver(self, account_id: int, key: str, text: str, dialog: str = "", user_ids: str = "") -> str:
-        """The project chat and personal notifications (jobs/reports.py keeps
-        the once-per-report mark in the sent report's row)."""
+        """The project chat and personal notifications of the account's
+        portal (jobs/reports.py keeps the once-per-report mark in the sent
+        report's row, so `key` is not needed here)."""
         from ledger.models import Account
 
         with self.sessions() as s:
@@ -65,10 +66,13 @@ class Bitrix24Host:
             portal_id = account.portal_id if account is not None else None
         if portal_id is None or not (dialog or user_ids):
             return "not here"
+        self.post(portal_id, text, dialog, user_ids)
+        return "sent"
+
+    def post(self, portal_id: int, text: str, dialog: str = "", user_ids: str = "") -> None:
         rest = self.rest(portal_id)
         if dialog:
             rest.call("im.message.add", {"DIALOG_ID": dialog, "MESSAGE": text})
         for user in (u.strip() for u in user_ids.split(",")):
             if user.isdecimal():
                 rest.call("im.notify.personal.add", {"USER_ID": int(user), "MESSAGE": text})
-        return "sent"

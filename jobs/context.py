@@ -20,6 +20,7 @@ from b24.connection import AppCredentials, limiter_for, rest_for
 from b24.client import Rest
 from amocrm.connection import Integration
 from hosts.amocrm import AmoCRMHost
+from hosts.bitrix24 import Bitrix24Host
 from hosts.secrets import SecretBox
 from jobs.hints import Hints, LocalHints, RedisHints
 from ledger.db import make_engine, make_session_factory
@@ -39,6 +40,11 @@ class JobContext:
                               int(self.config.get("B24_BURST", 50)))
         return rest_for(self.sessions, portal_id, self.box, self.app, limiter=limiter,
                         record_dir=self.config.get("RECORD_DIR"), **options)
+
+    def bitrix24(self) -> Bitrix24Host:
+        """Bitrix24 behind the host interface."""
+        return Bitrix24Host(self.sessions, self.box, self.app, str(self.config.get("B24_OAUTH_SERVER") or ""),
+                            str(self.config.get("PUBLIC_URL") or ""), rest=self.rest)
 
     def amocrm(self) -> AmoCRMHost | None:
         """amoCRM behind the host interface, when an integration is configured."""

@@ -180,12 +180,7 @@ def _deliver(report_id: int) -> dict:
 
 
 def post_to_chat(ctx, portal_id: int, opts: ReportSettings, text: str) -> None:
-    rest = ctx.rest(portal_id)
-    if opts.chat_dialog:
-        rest.call("im.message.add", {"DIALOG_ID": opts.chat_dialog, "MESSAGE": text})
-    for user in (u.strip() for u in opts.notify_user_ids.split(",")):
-        if user.isdecimal():
-            rest.call("im.notify.personal.add", {"USER_ID": int(user), "MESSAGE": text})
+    ctx.bitrix24().post(portal_id, text, opts.chat_dialog, opts.notify_user_ids)
 
 
 def send_weekly(account_id: int, week: str | None = None) -> dict:

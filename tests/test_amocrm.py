@@ -226,6 +226,26 @@ def test_bitrix24_frames_and_amocrm_tickets_do_not_open_each_other(amo_world):
                         timeout=30).status_code == 403
 
 
+def test_both_hosts_behind_the_interface_name_the_same_account(amo_world):
+    """The host interface: Bitrix24 vouches for a portal user by the frame's
+    AUTH_ID, amoCRM for an account user by the disposable token; each names
+    the account its card shows: the same one."""
+    from tests.live import CLIENT_ID
+
+    aw = amo_world
+    ctx = jobs_context.context()
+    b24, amo = ctx.bitrix24(), ctx.amocrm()
+    _url, form = aw.w.emu.open_frame(aw.w.p, CLIENT_ID, aw.w.users["pm"], "CRM_COMPANY_DETAIL_TAB",
+                                     {"ID": str(aw.w.companies["romashka"])})
+    portal_viewer = b24.authenticate(form["member_id"], form["AUTH_ID"])
+    amo_viewer = amo.authenticate(aw.token())
+    assert (portal_viewer.host, amo_viewer.host) == ("bitrix24", "amocrm")
+    romashka = aw.w.accounts["romashka"]
+    assert b24.account_of(portal_viewer, "company", aw.w.companies["romashka"]) == romashka
+    assert amo.account_of(amo_viewer, "companies", aw.companies["a_home"]) == romashka
+    assert amo.account_of(amo_viewer, "companies", aw.w.companies["romashka"]) is None  # a Bitrix24 id means nothing here
+
+
 # ---------------------------------------------------------------- the API client: limits and refresh
 
 
