@@ -48,6 +48,16 @@ def test_the_archive_is_what_amocrm_asks_for():
     w = manifest["widget"]
     assert w["interface_version"] == 2 and w["locale"] == ["ru", "en"] and w["init_once"] is False
     assert {"comcard-1", "lcard-1"} <= set(manifest["locations"])
+    # The moderation rules (FACTS.md §4.3): `settings` present, only the areas used, no Cyrillic or
+    # .ru in the English file, no "amoCRM" in our names, Unix line ends.
+    assert manifest["settings"] == {} and set(manifest["locations"]) == {"comcard-1", "lcard-1"}
+    english = z.read("i18n/en.json").decode("utf-8")
+    assert not any("а" <= c.lower() <= "я" for c in english) and ".ru" not in english
+    for lang in ("ru", "en"):
+        assert "amocrm" not in json.loads(z.read(f"i18n/{lang}.json"))["widget"]["name"].lower()
+    for name in names:
+        if name.endswith((".js", ".json")):
+            assert b"\r\n" not in z.read(name)
     # Names are i18n keys, present in both languages, with the same keys.
     ru, en = (json.loads(z.read(f"i18n/{lang}.json")) for lang in ("ru", "en"))
     for key in ("name", "description", "short_description"):

@@ -60,6 +60,8 @@ def manifest(support_url: str, version: str = VERSION) -> dict:
                    "init_once": False, "locale": ["ru", "en"], "installation": False, "is_showcase": False,
                    "support": {"link": support_url}},
         "locations": LOCATIONS,
+        # Required by the moderation rules even with nothing to set (FACTS.md §4.3).
+        "settings": {},
         "tour": {"is_tour": False, "tour_images": {"ru": [], "en": []}, "tour_description": "widget.description"},
     }
 
