@@ -305,26 +305,26 @@ def _ticket() -> FrameTicket:
     return FrameTicket(conn, account_id, lang)
 
 
-@bp.get("/amocrm/frame")
-def frame():
+def _framed(template: str, **context: Any):
+    """A page for the widget's frame: the Bitrix24 widget's view of the
+    ticket's account, framed by the connected amoCRM account only."""
     ticket = _ticket()
     v = account_view(db.reader(), ticket.account_id)
     if v is None:
         abort(404)
     parent = origin(ticket.connection.base_url)
-    response = make_response(render_template("amocrm/frame.html", v=v, links=False, parent_origin=parent,
-                                             refresh_url=url_for("amocrm.part")))
-    return secure(response, parent)
+    return secure(make_response(render_template(template, v=v, links=False, parent_origin=parent, **context)),
+                  parent)
+
+
+@bp.get("/amocrm/frame")
+def frame():
+    return _framed("amocrm/frame.html", refresh_url=url_for("amocrm.part"))
 
 
 @bp.get("/amocrm/frame/part")
 def part():
-    ticket = _ticket()
-    v = account_view(db.reader(), ticket.account_id)
-    if v is None:
-        abort(404)
-    response = make_response(render_template("_summary.html", v=v, links=False))
-    return secure(response, origin(ticket.connection.base_url))
+    return _framed("_summary.html")
 
 
 def register(app: Flask) -> None:

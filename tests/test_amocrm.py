@@ -36,6 +36,24 @@ def frame_of(aw, token=None, **call):
     return requests.get(answer.json()["url"], timeout=30)
 
 
+def together(n: int, work, timeout_s: float = 120) -> list[BaseException]:
+    """`work` in n threads at once; what they raised."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as err:  # noqa: BLE001
+            errors.append(err)
+
+    threads = [threading.Thread(target=run) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout_s)
+    return errors
+
+
 def connection(aw, key: str = "a") -> AmoConnection:
     with aw.w.session() as s:
         return s.get(AmoConnection, aw.connections[key])
@@ -257,22 +275,15 @@ def test_refresh_under_racing_workers_happens_once_and_all_use_its_tokens(amo_wo
     stored_before = connection(aw).refresh_count
     aw.amo.state.expire_access(aw.a)
     aw.a.rate_limit = False
-    results, errors = [], []
+    results = []
     start = threading.Barrier(8)
 
     def work() -> None:
-        try:
-            api = api_for(ctx.sessions, aw.connections["a"], ctx.box, integration, limiter=None)
-            start.wait()
-            results.append(api.account()["id"])
-        except BaseException as err:  # noqa: BLE001
-            errors.append(err)
+        api = api_for(ctx.sessions, aw.connections["a"], ctx.box, integration, limiter=None)
+        start.wait()
+        results.append(api.account()["id"])
 
-    threads = [threading.Thread(target=work) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    errors = together(8, work)
     aw.a.rate_limit = True
     assert errors == [] and results == [aw.a.id] * 8
     assert aw.a.counts["refreshes"] == before + 1
@@ -334,20 +345,12 @@ def test_a_429_storm_is_ridden_out_with_backoff_and_the_bucket_prevents_it(amo_w
     api = api_for(ctx.sessions, aw.connections["a"], ctx.box, integration, limiter=None, backoff_s=0.3,
                   retries_429=8)
     before = aw.a.counts["429"]
-    errors: list[BaseException] = []
 
     def burst() -> None:
-        try:
-            for _ in range(5):
-                api.company(aw.companies["a_home"])
-        except BaseException as err:  # noqa: BLE001
-            errors.append(err)
+        for _ in range(5):
+            api.company(aw.companies["a_home"])
 
-    threads = [threading.Thread(target=burst) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
+    errors = together(6, burst)
     assert errors == [] and aw.a.counts["429"] > before and api.counts["429"] > 0
     # With the bucket production builds (6 a second, one at a time): no 429 at all.
     time.sleep(1.1)
