@@ -104,12 +104,12 @@ def panel(account_id: int) -> Panel:
 
 def manager_disconnect(s, account: Account, form, who: str) -> None:
     """The manager's «Disconnect» (handlers/manager.py ACCOUNT_ACTIONS)."""
-    conn = s.execute(select(AmoConnection).where(AmoConnection.account_id == account.id,
-                                                 AmoConnection.status != "disconnected")).scalars().first()
-    if conn is None:
+    live = s.execute(select(AmoConnection).where(AmoConnection.account_id == account.id,
+                                                 AmoConnection.status != "disconnected")).scalars().all()
+    if not live:
         form.fail("_", _("This client has no amoCRM account connected."))
-        return
-    accounts.disconnect(s, conn, who)
+    for conn in live:  # usually one; two when the client's admin connected a second amoCRM account
+        accounts.disconnect(s, conn, who)
 
 
 # ---------------------------------------------------------------- connecting

@@ -386,6 +386,20 @@ def test_a_storm_that_gets_the_account_blocked_stops_the_client(amo_world):
         aw.a.recent.clear()
 
 
+def test_idle_connections_are_refreshed_before_amocrm_forgets_them(amo_world):
+    from jobs.amocrm import KEEP_FRESH, refresh_idle_connections
+
+    aw = amo_world
+    before = (aw.a.counts["refreshes"], aw.b.counts["refreshes"])
+    # Nothing due yet: both were refreshed or connected lately.
+    assert refresh_idle_connections()["refreshed"] == 0
+    # Thirty-one days later, without a single widget call: both are refreshed once, and still work.
+    later = datetime.now(timezone.utc) + KEEP_FRESH + timedelta(days=1)
+    assert refresh_idle_connections(later) == {"refreshed": 2, "failed": []}
+    assert (aw.a.counts["refreshes"], aw.b.counts["refreshes"]) == (before[0] + 1, before[1] + 1)
+    assert connection(aw).status == "ok" and frame_of(aw).status_code == 200
+
+
 # ---------------------------------------------------------------- the weekly note
 
 
