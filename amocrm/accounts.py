@@ -21,7 +21,7 @@ from ledger.contracts import audit
 from ledger.models import Account
 
 from .client import AmoError, Api
-from .connection import Integration, Tokens, base_url, store_tokens, token_request
+from .connection import HeldToken, Integration, base_url, store_tokens, token_request
 from .models import AmoConnection, AmoNote
 
 
@@ -60,7 +60,7 @@ def connect(sessions: sessionmaker[Session], box: SecretBox, integration: Integr
             raise ConnectRefused(404, "no such account")
     try:
         answer = token_request(integration, base, grant_type="authorization_code", code=code)
-        info = Api(base, Tokens(str(answer["access_token"]))).account()
+        info = Api(base, HeldToken(str(answer["access_token"]))).account()
         amo_id, subdomain = int(info["id"]), str(info.get("subdomain") or "")[:255]
     except (AmoError, ValueError, TypeError) as err:
         raise ConnectRefused(403, f"amoCRM refused the code: {err}") from None

@@ -124,13 +124,6 @@ class StoredTokens:
     integration: Integration
     _token: str | None = None
 
-    def base_url(self) -> str:
-        with self.sessions() as s:
-            conn = s.get(AmoConnection, self.connection_id)
-            if conn is None:
-                raise AuthFailed(0, "not connected", f"no amoCRM connection {self.connection_id}")
-            return conn.base_url
-
     def token(self) -> str:
         if self._token is None:
             with self.sessions() as s:
@@ -197,8 +190,8 @@ def api_for(sessions: sessionmaker[Session], connection_id: int, box: SecretBox,
     return Api(base, StoredTokens(sessions, connection_id, box, integration), **options)
 
 
-class Tokens:
-    """A token pair held in memory (the code exchange, before a row exists)."""
+class HeldToken:
+    """An access token held in memory: the code exchange's, before its row exists."""
 
     def __init__(self, access: str) -> None:
         self.access = access

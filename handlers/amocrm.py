@@ -103,13 +103,15 @@ def panel(account_id: int) -> Panel:
 
 
 def manager_disconnect(s, account: Account, form, who: str) -> None:
-    """The manager's «Disconnect» (handlers/manager.py ACCOUNT_ACTIONS)."""
-    live = s.execute(select(AmoConnection).where(AmoConnection.account_id == account.id,
-                                                 AmoConnection.status != "disconnected")).scalars().all()
-    if not live:
+    """The manager's «Disconnect» on a connection of the account
+    (handlers/manager.py ACCOUNT_ACTIONS): another account's, or one
+    already disconnected, is answered as if it did not exist."""
+    row_id = form.integer("connection_id")
+    conn = s.get(AmoConnection, row_id) if row_id else None
+    if conn is None or conn.account_id != account.id or conn.status == "disconnected":
         form.fail("_", _("This client has no amoCRM account connected."))
-    for conn in live:  # usually one; two when the client's admin connected a second amoCRM account
-        accounts.disconnect(s, conn, who)
+        return
+    accounts.disconnect(s, conn, who)
 
 
 # ---------------------------------------------------------------- connecting

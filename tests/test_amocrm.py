@@ -500,11 +500,18 @@ def test_zz_the_manager_disconnects_from_the_app_page(amo_world):
     romashka = w.accounts["romashka"]
     page = w.get(f"/app/account/{romashka}", token)
     assert page.status_code == 200 and 'id="amocrm"' in page.text and "/amocrm/connect/" in page.text
-    answer = w.post(f"/app/account/{romashka}/amocrm_disconnect", token)
+    assert f'name="connection_id" value="{aw.connections["a"]}"' in page.text
+    form = {"connection_id": str(aw.connections["a"])}
+    # Another client's connection is not this page's to end: a clear 400, nothing written.
+    before = w.snapshot()
+    foreign = {"connection_id": str(aw.connections["b"])}
+    assert w.post(f"/app/account/{romashka}/amocrm_disconnect", token, foreign).status_code == 400
+    assert w.snapshot() == before
+    answer = w.post(f"/app/account/{romashka}/amocrm_disconnect", token, form)
     assert answer.status_code == 303
-    assert connection(aw).status == "disconnected"
+    assert connection(aw).status == "disconnected" and connection(aw, "b").status == "ok"
     assert aw.call(aw.token()).status_code == 403
     # Nothing left to disconnect: a clear 400, nothing written.
     before = w.snapshot()
-    assert w.post(f"/app/account/{romashka}/amocrm_disconnect", token).status_code == 400
+    assert w.post(f"/app/account/{romashka}/amocrm_disconnect", token, form).status_code == 400
     assert w.snapshot() == before
