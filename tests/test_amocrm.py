@@ -466,6 +466,29 @@ def test_a_forged_disconnect_hook_changes_nothing(amo_world):
     assert aw.w.snapshot() == before
 
 
+def test_a_revoked_integration_marks_the_connection_dead_and_the_link_mends_it(amo_world):
+    """The admin turned the integration off in amoCRM and the hook never
+    came: the next call's refresh is refused (401, OAuthProblemJson), the
+    connection is marked dead, visibly; the manager's link connects again."""
+    from amocrm.client import AuthFailed
+
+    aw = amo_world
+    ctx = jobs_context.context()
+    aw.amo.state.revoke(aw.b, AMO_CLIENT_ID)
+    with pytest.raises(AuthFailed):
+        ctx.amocrm().api(aw.connections["b"]).account()
+    dead = connection(aw, "b")
+    assert dead.status == "dead" and "401" in dead.dead_reason
+    w = aw.w
+    page = w.get(f"/app/account/{w.accounts['client']}", w.token(w.pb, w.users["b_admin"]))
+    assert w.msg("needs reconnecting") in page_text(page.text)
+    done = connect(aw.amo, w.app, aw.b, w.accounts["client"], aw.companies["b_home"])
+    assert done.status_code == 200
+    mended = connection(aw, "b")
+    assert mended.id == dead.id and mended.status == "ok" and mended.dead_reason is None
+    assert ctx.amocrm().api(aw.connections["b"]).account()["id"] == aw.b.id
+
+
 def test_zz_disconnect_keeps_history_and_reconnect_works_again(amo_world):
     aw = amo_world
     page = frame_of(aw)
