@@ -137,3 +137,36 @@ def test_the_admins_connect_pages_and_the_managers_panel(browser, aw, size):
         assert errors == []
     finally:
         context.close()
+
+
+@pytest.fixture(scope="module")
+def staged(aw: AmoWorld) -> tuple:
+    """«Вектор» (an implementation in stages) in an amoCRM account of its own."""
+    from tests.amocrm_world import connect
+
+    account = aw.amo.add_account("vektor", "АО «Вектор»")
+    user = aw.amo.state.add_user(account, "Директор", "ru", admin=True)
+    company = aw.amo.state.add_company(account, "Интегратор")
+    assert connect(aw.amo, aw.w.app, account, aw.w.accounts["vector"], company).status_code == 200
+    return account, user, company
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_a_staged_client_shows_its_stages(browser, aw, staged, size):
+    account, user, company = staged
+    errors: list[str] = []
+    context = browser.new_context(viewport=DESKTOP if size == "desktop" else PHONE, locale="ru-RU")
+    page = context.new_page()
+    page.on("pageerror", lambda err: errors.append(err.message))
+    try:
+        page.goto(aw.amo.card_url(account, "companies", company, user, "ru"))
+        frame = page.wait_for_selector("iframe[data-hourbook-frame]").content_frame()
+        frame.wait_for_selector(".hb-big-value")
+        page.wait_for_timeout(300)
+        assert "Этапы" in frame.inner_text("#hb-root")
+        b24 = aw.w.widget(aw.w.p, aw.w.users["admin"], aw.w.companies["vector"])
+        assert page_text(frame.inner_html("#hb-root")) == _summary(b24.text)
+        shot(page, f"amocrm-card-staged-ru-{size}")
+        assert errors == []
+    finally:
+        context.close()
