@@ -82,7 +82,8 @@ def test_the_company_picker_finds_by_name_and_refuses_another_accounts_company(a
     assert connection(aw).company_id == aw.companies["a_home"]  # the earlier choice stands
 
 
-@pytest.mark.parametrize("case", ["no state", "forged state", "foreign referer", "denied", "from widget", "bad code"])
+@pytest.mark.parametrize("case", ["no state", "forged state", "foreign referer", "denied", "from widget", "bad code",
+                                  "expired code", "used code", "another account's code"])
 def test_a_redirect_that_is_not_ours_connects_nothing(amo_world, case):
     aw = amo_world
     before = aw.w.snapshot()
@@ -94,7 +95,19 @@ def test_a_redirect_that_is_not_ours_connects_nothing(amo_world, case):
              "foreign referer": {"code": code, "referer": "evil.example.com", "state": state},
              "denied": {"error": "access_denied", "state": state},
              "from widget": {"code": code, "referer": aw.a.host, "from_widget": "1"},
-             "bad code": {"code": "def502" + "0" * 40, "referer": aw.a.host, "state": state}}[case]
+             "bad code": {"code": "def502" + "0" * 40, "referer": aw.a.host, "state": state},
+             "expired code": {"code": code, "referer": aw.a.host, "state": state},
+             "used code": {"code": code, "referer": aw.a.host, "state": state},
+             "another account's code": {"code": aw.amo.state.issue_code(aw.b, AMO_CLIENT_ID), "referer": aw.a.host,
+                                        "state": state}}[case]
+    if case == "expired code":  # 20 minutes passed (§1.2)
+        account_id, client_id, _ = aw.amo.state.codes[code]
+        aw.amo.state.codes[code] = (account_id, client_id, time.time() - 1)
+    if case == "used code":  # exchanged once already (by whoever saw it)
+        first = requests.post(aw.a.url + "/oauth2/access_token", json={
+            "client_id": AMO_CLIENT_ID, "client_secret": AMO_SECRET, "grant_type": "authorization_code",
+            "code": code, "redirect_uri": aw.url + "/amocrm/oauth"}, timeout=30)
+        assert first.status_code == 200
     answer = requests.get(aw.url + "/amocrm/oauth", params=query, timeout=30, allow_redirects=False)
     assert answer.status_code in (200, 400, 403), answer.text[:300]
     assert answer.status_code != 200 or case == "from widget"
@@ -379,6 +392,22 @@ def test_a_429_storm_is_ridden_out_with_backoff_and_the_bucket_prevents_it(amo_w
         paced.company(aw.companies["a_home"])
     assert aw.a.counts["429"] == before and paced.counts["429"] == 0
     assert time.monotonic() - started >= 2.5  # 20 requests at 6 a second
+
+
+def test_an_unpaid_account_is_refused_without_losing_the_connection(amo_world):
+    from amocrm.client import AuthFailed
+
+    aw = amo_world
+    ctx = jobs_context.context()
+    aw.b.paid = False
+    try:
+        with pytest.raises(AuthFailed) as refused:
+            ctx.amocrm().api(aw.connections["b"]).account()
+        assert refused.value.status == 402
+        assert connection(aw, "b").status == "ok"  # paid again, it works again: nothing to reconnect
+    finally:
+        aw.b.paid = True
+    assert ctx.amocrm().api(aw.connections["b"]).account()["id"] == aw.b.id
 
 
 def test_a_storm_that_gets_the_account_blocked_stops_the_client(amo_world):

@@ -152,6 +152,8 @@ class AccountApp:
         grant = self.state.by_access(header[7:]) if header.startswith("Bearer ") else None
         if grant is None or grant.account_id != self.account.id:
             return problem(401, *UNAUTHORIZED)
+        if not self.account.paid:
+            return problem(402, "Payment Required", "Аккаунт не оплачен")
         self.emu.calls.append((self.account.id, req.method, req.path))
         return getattr(self, "api_" + endpoint)(req, **args)
 

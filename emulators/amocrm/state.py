@@ -75,6 +75,7 @@ class Account:
     limited: deque = field(default_factory=deque)  # 429 times, last minute
     blocked_until: float = 0.0
     rate_limit: bool = True
+    paid: bool = True  # False: the subscription is over, every API call answers 402 (§2.1)
     counts: dict[str, int] = field(default_factory=lambda: {"requests": 0, "429": 0, "403": 0, "refreshes": 0})
 
 
