@@ -60,6 +60,7 @@ class Unreachable(AmoError):
 class Tokens(Protocol):
     def token(self) -> str: ...
     def refresh(self, stale: str) -> str: ...
+    def relocate(self) -> str | None: ...
 
 
 @dataclass
@@ -77,7 +78,7 @@ class Api:
                 body: Any = None) -> dict[str, Any] | None:
         """The decoded answer, or None for 204 (nothing there)."""
         token = self.tokens.token()
-        refreshed = False
+        refreshed = moved = False
         limited = 0
         while True:
             if self.limiter is not None:
@@ -106,7 +107,16 @@ class Api:
                 refreshed = True
                 self.counts["refreshes"] += 1
                 token = self.tokens.refresh(token)
+                self.base_url = getattr(self.tokens, "base", None) or self.base_url
                 continue
+            if status == 404 and not moved:
+                # Not a missing entity (that is 204): the address is gone, the
+                # subdomain may have changed (§1.5).
+                moved = True
+                where = self.tokens.relocate()
+                if where and where != self.base_url:
+                    self.base_url = where
+                    continue
             if status == 204:
                 return None
             if status in (200, 201, 202):

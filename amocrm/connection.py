@@ -15,6 +15,11 @@
   refresh token already spent and lost the connection.
 - A refusal from the token endpoint (400/401, §1.5) marks the connection
   dead, visibly, until the admin connects again.
+- An account's subdomain can change (§1.5): its old address then answers
+  404 (or the refresh 401). Before giving up we ask where the account lives
+  now, as the official SDK does: `GET https://<api_domain>/oauth2/account/current/subdomain`
+  with `X-Refresh-Token` (`api_domain` is a claim of the access token), and
+  move the connection there when the answer is an amoCRM host.
 """
 from __future__ import annotations
 
@@ -105,6 +110,36 @@ def token_request(integration: Integration, base: str, **grant: str) -> dict[str
     return answer
 
 
+def api_domain(access_token: str | None) -> str:
+    """The `api_domain` claim of an access token (a JWT; tokens issued after
+    2024-08-21 carry it, §1.5), read without checking: it only says where to
+    ask, and the answer is believed only for an amoCRM host."""
+    if not access_token:
+        return ""
+    try:
+        import jwt
+
+        return str(jwt.decode(access_token, options={"verify_signature": False}).get("api_domain") or "")
+    except Exception:  # noqa: BLE001  (not a JWT, or no claim: nowhere to ask)
+        return ""
+
+
+def current_home(integration: Integration, access_token: str | None, refresh_token: str) -> tuple[str, str] | None:
+    """(base URL, subdomain) where the account lives now, or None when that
+    cannot be learned."""
+    where = base_url(integration, api_domain(access_token))
+    if where is None:
+        return None
+    try:
+        response = requests.get(where + "/oauth2/account/current/subdomain",
+                                headers={"X-Refresh-Token": refresh_token}, timeout=20, allow_redirects=False)
+        answer = response.json() if response.status_code == 200 else {}
+    except (requests.RequestException, ValueError):
+        return None
+    moved = base_url(integration, str(answer.get("domain") or "")) if isinstance(answer, dict) else None
+    return (moved, str(answer.get("subdomain") or "")[:255]) if moved else None
+
+
 def store_tokens(conn: AmoConnection, box: SecretBox, answer: dict[str, Any]) -> None:
     now = clock.now()
     conn.access_token = box.seal(str(answer["access_token"]))
@@ -134,6 +169,8 @@ class StoredTokens:
             self._token = token
         return self._token
 
+    base: str | None = None  # the account's address after a move, for the Api to follow
+
     def refresh(self, stale: str) -> str:
         refused: AuthFailed | None = None
         with self.sessions() as s, s.begin():
@@ -143,14 +180,20 @@ class StoredTokens:
                 raise AuthFailed(0, "disconnected", "the integration was disconnected")
             current = self.box.open(conn.access_token)
             if current and current != stale:
-                self._token = current  # rotated by another process while we waited for the lock
+                self._token, self.base = current, conn.base_url  # rotated by another process meanwhile
                 return current
             try:
                 refresh = self.box.open(conn.refresh_token)
                 if not refresh:
                     raise AuthFailed(0, "no refresh token", "connect amoCRM again")
-                answer = token_request(self.integration, conn.base_url, grant_type="refresh_token",
-                                       refresh_token=refresh)
+                try:
+                    answer = token_request(self.integration, conn.base_url, grant_type="refresh_token",
+                                           refresh_token=refresh)
+                except AuthFailed as err:
+                    if err.status not in (401, 404) or not self._moved(conn, current, refresh):
+                        raise
+                    answer = token_request(self.integration, conn.base_url, grant_type="refresh_token",
+                                           refresh_token=refresh)
             except AuthFailed as err:
                 # Marked dead in this transaction, which must commit: raising
                 # inside it would roll the mark back.
@@ -158,11 +201,35 @@ class StoredTokens:
                 refused = err
             else:
                 store_tokens(conn, self.box, answer)
-                self._token = str(answer["access_token"])
+                conn.status = "ok" if conn.company_id else "pending"
+                self._token, self.base = str(answer["access_token"]), conn.base_url
         if refused is not None:
             raise refused
         assert self._token is not None
         return self._token
+
+    def relocate(self) -> str | None:
+        """After a 404 from the account's address: its new address, saved,
+        or None when it has not moved."""
+        with self.sessions() as s, s.begin():
+            conn = s.execute(select(AmoConnection).where(AmoConnection.id == self.connection_id)
+                             .with_for_update()).scalar_one()
+            refresh = self.box.open(conn.refresh_token)
+            if conn.status == "disconnected" or not refresh:
+                return None
+            before = conn.base_url
+            if not self._moved(conn, self.box.open(conn.access_token), refresh):
+                return None if conn.base_url == before else conn.base_url
+            self.base = conn.base_url
+            return conn.base_url
+
+    def _moved(self, conn: AmoConnection, access: str | None, refresh: str) -> bool:
+        found = current_home(self.integration, access, refresh)
+        if found is None or found[0] == conn.base_url:
+            return False
+        conn.base_url, conn.subdomain = found[0], found[1] or conn.subdomain
+        conn.updated_at = clock.now()
+        return True
 
 
 _LOCAL: dict[int, LocalBucket] = {}
@@ -201,3 +268,6 @@ class HeldToken:
 
     def refresh(self, stale: str) -> str:
         raise AuthFailed(401, "refused", "a new token was refused")
+
+    def relocate(self) -> str | None:
+        return None

@@ -394,6 +394,33 @@ def test_a_429_storm_is_ridden_out_with_backoff_and_the_bucket_prevents_it(amo_w
     assert time.monotonic() - started >= 2.5  # 20 requests at 6 a second
 
 
+def test_a_new_subdomain_is_followed(amo_world):
+    """The account's subdomain changed (§1.5): its old address answers 404.
+    The client asks where it lives now (X-Refresh-Token to the token's
+    api_domain), moves the connection there and goes on; the widget's page
+    is then framed by the new address only."""
+    aw = amo_world
+    account = aw.amo.add_account("staroe", "ООО «Старое имя»")
+    user = aw.amo.state.add_user(account, "Админ", "ru", admin=True)
+    company = aw.amo.state.add_company(account, "Интегратор")
+    assert connect(aw.amo, aw.w.app, account, aw.w.accounts["sokolova"], company).status_code == 200
+    with aw.w.session() as s:
+        conn_id = s.execute(select(AmoConnection.id).where(AmoConnection.amo_account_id == account.id,
+                                                           AmoConnection.status == "ok")).scalar_one()
+    old = account.url
+    aw.amo.rename(account, "novoe")
+    aw.amo.state.expire_access(account)  # and a day passed: the refresh must go to the new address too
+    api = jobs_context.context().amocrm().api(conn_id)
+    assert api.company(company)["id"] == company
+    assert api.base_url == account.url != old
+    with aw.w.session() as s:
+        moved = s.get(AmoConnection, conn_id)
+        assert (moved.base_url, moved.subdomain, moved.status) == (account.url, "novoe", "ok")
+    page = frame_of(aw, aw.token(account, user), entity_id=company, origin=account.url)
+    assert f"frame-ancestors {account.url}" in page.headers["Content-Security-Policy"]
+    assert old not in page.headers["Content-Security-Policy"]
+
+
 def test_an_unpaid_account_is_refused_without_losing_the_connection(amo_world):
     from amocrm.client import AuthFailed
 

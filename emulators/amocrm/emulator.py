@@ -32,6 +32,7 @@ class AmoEmulator:
         self.calls: list[tuple[int, str, str]] = []  # API calls that passed the meter and auth
         self.hooks: list[dict] = []  # disconnect hooks sent: url, status
         self._servers: list = []
+        self._apps: dict[int, AccountApp] = {}
         self.www = ""
 
     # -- servers
@@ -44,6 +45,7 @@ class AmoEmulator:
 
     def start(self, www_port: int = 0) -> AmoEmulator:
         self.www = "http://" + self._serve(WwwApp(self), www_port)
+        self.state.api_host = self.www.removeprefix("http://")
         return self
 
     def stop(self) -> None:
@@ -66,9 +68,21 @@ class AmoEmulator:
 
     def add_account(self, subdomain: str, name: str, port: int = 0) -> Account:
         account = self.state.add_account(subdomain, name)
-        account.host = self._serve(AccountApp(self, account), port)
-        account.url = "http://" + account.host
+        self._open(account, port)
         return account
+
+    def _open(self, account: Account, port: int = 0) -> None:
+        app = AccountApp(self, account)
+        account.host = self._serve(app, port)
+        account.url = "http://" + account.host
+        self._apps[account.id] = app
+
+    def rename(self, account: Account, subdomain: str) -> None:
+        """The account's subdomain changes (§1.5): it moves to a new address
+        (here: a new port); the old one answers 404 from now on."""
+        self._apps[account.id].moved = True
+        account.subdomain = subdomain
+        self._open(account)
 
     def register_integration(self, client_id: str, secret: str, redirect_uri: str, disconnect_hook: str = "") -> None:
         from .state import Integration

@@ -13,8 +13,9 @@ Account routes:
     GET  /companies/detail/<id>, /leads/detail/<id>   the card page, with the installed widget
     GET  /widgets/<code>/<file>             files of the uploaded widget.zip
     POST /emulator/disposable-token         what $authorizedAjax asks amoCRM for
-www routes:
+www routes (also the `api_domain` of access tokens):
     GET  /oauth?client_id&state&mode        the consent page; POST /oauth/decide answers it
+    GET  /oauth2/account/current/subdomain  where a refresh token's account lives now (X-Refresh-Token)
 """
 from __future__ import annotations
 
@@ -90,8 +91,12 @@ class AccountApp:
         self.emu, self.account = emu, account
         self.state = emu.state
 
+    moved = False  # the account's subdomain changed: this address knows it no more (§1.5)
+
     def __call__(self, environ, start_response):
         req = Request(environ)
+        if self.moved:
+            return problem(404, "Not Found", "Аккаунт не найден")(environ, start_response)
         adapter = ACCOUNT_RULES.bind_to_environ(environ)
         try:
             endpoint, args = adapter.match()
@@ -322,9 +327,21 @@ class WwwApp:
             response = card.consent(self.emu, req)
         elif req.path == "/oauth/decide" and req.method == "POST":
             response = self.decide(req)
+        elif req.path == "/oauth2/account/current/subdomain" and req.method == "GET":
+            response = self.current_subdomain(req)
         else:
             response = Response("not found", 404)
         return response(environ, start_response)
+
+    def current_subdomain(self, req: Request) -> Response:
+        """Where the account of a refresh token lives now (§1.5,
+        examples/oauth2.account.current.subdomain.json)."""
+        grant = self.emu.state.by_refresh(req.headers.get("X-Refresh-Token", ""))
+        if grant is None or not grant.alive:
+            return oauth_problem(401, "Token has been revoked")
+        account = self.emu.state.accounts[grant.account_id]
+        return _json({"id": account.id, "subdomain": account.subdomain, "domain": account.host,
+                      "top_level_domain": "ru"}, 200, "application/json")
 
     def decide(self, req: Request) -> Response:
         integration = self.emu.state.integrations.get(req.form.get("client_id", ""))

@@ -89,6 +89,7 @@ class State:
         self._ids = {"account": 31_000_000, "user": 7_000_000, "company": 40_000_000, "lead": 20_000_000,
                      "note": 90_000_000}
         self.clock = time.time
+        self.api_host = "api-b.amocrm.ru"  # the `api_domain` of access tokens: the emulator's www host once started
 
     def next_id(self, kind: str) -> int:
         with self.lock:
@@ -146,7 +147,7 @@ class State:
         now = int(self.clock())
         return jwt.encode({"aud": client_id, "jti": str(uuid.uuid4()), "iat": now, "nbf": now,
                            "exp": now + ACCESS_TTL_S, "sub": "0", "account_id": account.id,
-                           "api_domain": "api-b.amocrm.ru", "scopes": ["crm", "notifications"]},
+                           "api_domain": self.api_host, "scopes": ["crm", "notifications"]},
                           "emulator-private-key-of-the-amocrm-double", algorithm="HS256")
 
     def by_access(self, token: str) -> Grant | None:
