@@ -2,11 +2,11 @@
 weekly notes posted to their company cards
 
 Revision ID: 0012
-Revises: 0008
+Revises: 0011
 Create Date: 2026-12-04 06:00:00
 
-The lead re-chains this at merge: only down_revision changes; the tables
-are new.
+Written after 0008; re-chained after 0011 when main was merged into the
+branch (only down_revision changed; the tables are new).
 """
 from alembic import op
 import sqlalchemy as sa
@@ -15,7 +15,7 @@ import ledger.db  # noqa: F401  (custom column types)
 
 
 revision = '0012'
-down_revision = '0008'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
