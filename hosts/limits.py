@@ -4,7 +4,7 @@ past 50 (250) the portal answers 503. We keep our own estimate of the bucket
 and wait before it would overflow, so the portal never has to refuse us.
 amoCRM (amocrm/FACTS.md §3) allows 7 requests a second per account and
 answers 429, then blocks the account with 403: the same bucket, one deep,
-draining at 6 a second, keeps us under it (amocrm/connection.py).
+draining at 5 a second, keeps us under it (amocrm/connection.py).
 
 With Redis the estimate is shared by every process calling the same portal
 (several workers, the web processes); without it, each process paces itself.
