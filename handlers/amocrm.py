@@ -54,6 +54,8 @@ def integration() -> Integration:
     return found
 
 
+# The used tokens' ids, one store per job context: per process (a forked
+# worker builds its own context, and so its own store); in Redis when set.
 _seen: dict[int, SeenTokens] = {}
 
 
