@@ -1,6 +1,8 @@
 """amoCRM behind the host interface: a thin adapter over `amocrm/`."""
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +16,40 @@ from amocrm.models import AmoConnection
 from hosts.secrets import SecretBox
 
 from . import Viewer
+
+
+LEAD_TTL_S = 120  # a lead's company, remembered a while: every lead card opened is not an API call
+
+
+class _LeadCompanies:
+    """(connection, lead) → company, for LEAD_TTL_S: amoCRM allows 7 requests
+    a second per account (FACTS.md §3), and a busy sales team opens many
+    lead cards; the widget should not spend them all."""
+
+    def __init__(self) -> None:
+        self._items: dict[tuple[int, int], tuple[float, int | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[int, int]) -> tuple[bool, int | None]:
+        with self._lock:
+            found = self._items.get(key)
+            if found is None or found[0] < time.monotonic():
+                return False, None
+            return True, found[1]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def put(self, key: tuple[int, int], company_id: int | None) -> None:
+        with self._lock:
+            if len(self._items) > 10000:
+                now = time.monotonic()
+                self._items = {k: v for k, v in self._items.items() if v[0] > now}
+            self._items[key] = (time.monotonic() + LEAD_TTL_S, company_id)
+
+
+lead_companies = _LeadCompanies()
 
 
 class NotConnected(Exception):
@@ -59,7 +95,12 @@ class AmoCRMHost:
         if entity == "companies":
             return account_id if entity_id == company_id else None
         if entity == "leads":
-            return account_id if self.api(viewer.place_id).lead_company(entity_id) == company_id else None
+            key = (viewer.place_id, entity_id)
+            known, lead_company = lead_companies.get(key)
+            if not known:
+                lead_company = self.api(viewer.place_id).lead_company(entity_id)
+                lead_companies.put(key, lead_company)
+            return account_id if lead_company == company_id else None
         return None
 
     def deliver(self, account_id: int, key: str, text: str) -> str:

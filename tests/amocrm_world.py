@@ -104,6 +104,9 @@ def connect(amo: AmoEmulator, app: Any, account: Any, hb_account_id: int, compan
 
 @contextmanager
 def build_amo_world(kind: str, tmp: Path) -> Iterator[AmoWorld]:
+    from hosts.amocrm import lead_companies
+
+    lead_companies.clear()  # ids repeat from one world to the next
     amo = AmoEmulator().start()
     try:
         a = amo.add_account("klient", "ООО «Ромашка»")

@@ -173,6 +173,10 @@ def test_the_minute_refresh_answers_with_the_ticket_and_nothing_else(amo_world):
 def test_a_lead_of_the_company_shows_it_and_other_cards_show_nothing(amo_world):
     aw = amo_world
     assert aw.call(aw.token(), "leads", aw.leads["a_home"]).status_code == 200
+    # Opened again: the lead's company is remembered, no request spent on it (7 a second, §3).
+    asked = len(aw.amo.calls)
+    assert aw.call(aw.token(), "leads", aw.leads["a_home"]).status_code == 200
+    assert len(aw.amo.calls) == asked
     for entity, entity_id in (("leads", aw.leads["a_other"]), ("leads", aw.leads["a_none"]),
                               ("companies", aw.companies["a_other"]), ("leads", 999_999_999)):
         answer = aw.call(aw.token(), entity, entity_id)
