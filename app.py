@@ -18,7 +18,7 @@ import jobs.context as jobs_context
 import jobs.tasks as jobs_tasks
 import settings
 from b24.connection import AppCredentials
-from b24.secrets import SecretBox
+from hosts.secrets import SecretBox
 from jobs.runner import InProcessRunner, RqRunner
 from handlers import db as request_db
 from handlers.events import KnownTokens, TaskEventsFastPath

@@ -1,6 +1,9 @@
 """`python app.py demo`: a local Bitrix24 portal (the emulator) with an
-integrator's three clients, Hourbook installed into it through the real
-installer and OAuth flow, synced, and served. Nothing else to start."""
+integrator's four clients, Hourbook installed into it through the real
+installer and OAuth flow, synced, and served; and a local amoCRM (the
+second emulator) where the fourth client works, connected through the
+manager's link and showing the client's hours in its company card. Nothing
+else to start."""
 from __future__ import annotations
 
 import logging
@@ -17,6 +20,8 @@ import click
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
+from amocrm import widget as amocrm_widget
+from emulators.amocrm import AmoEmulator
 from emulators.bitrix24 import Emulator, scenario
 from b24.models import SyncState
 from ledger import calendar as cal
@@ -44,6 +49,10 @@ from jobs.reports import check_alerts
 from jobs.schedule import Scheduler
 
 CLIENT_ID = "local.hourbook.demo"
+# The amoCRM integration of the demo (its id is a UUID in amoCRM, §1.1).
+AMO_CLIENT_ID = "7e1d5c0a-9b2f-4d63-8a41-0d3e5f6a7b8c"
+AMO_SECRET = "demo-amocrm-integration-secret-0123456789"
+NORTH = "ООО «Северный ветер»"  # the fourth client: its CRM is amoCRM
 
 
 def stage_change(time_zone: str, now: datetime) -> datetime:
@@ -187,6 +196,91 @@ def project_story(session, account: Account, now: datetime) -> list[str]:
     return lines
 
 
+def add_north(p: Any, now: datetime) -> int:
+    """The fourth client in the integrator's portal: a company, its tasks
+    and this and last month's time. The client works in amoCRM; the
+    integrator's staff log the time here, as for everyone."""
+    u = p.keys["users"]
+    company = p.add_company(NORTH)
+    tz = p.time_zone
+    first = cal.local_midnight(cal.month_start(cal.local_date(now, tz)), tz)
+    # (title, who, status, tags): the "crm" tag puts a task in the development plan's direction.
+    tasks = [("Воронка amoCRM: этапы и причины отказа", "pm", 3, ("crm",)), ("Интеграция сайта с amoCRM", "dev", 3, ()),
+             ("Права менеджеров в amoCRM", "config", 5, ("crm",)), ("Салесбот для заявок", "config", 2, ("crm",))]
+    ids = [p.add_task(title, u[who], crm=[f"CO_{company}"], tags=tags, status=status,
+                      created_date=first - timedelta(days=40)) for title, who, status, tags in tasks]
+    # (task, who, seconds, days before now): the last five weeks.
+    log = [(0, "pm", 5400, 36), (1, "dev", 7200, 33), (2, "config", 3600, 31),
+           (0, "pm", 3600, 9), (1, "dev", 10800, 7), (2, "config", 2700, 5), (3, "config", 4500, 3),
+           (1, "dev", 5400, 2), (0, "pm", 1800, 1)]
+    for task, who, seconds, days_ago in log:
+        p.add_time(ids[task], u[who], seconds, now - timedelta(days=days_ago, hours=2), "работа по amoCRM")
+    return company
+
+
+def setup_north(session, portal: Portal, company_id: int, now: datetime) -> Account:
+    start = cal.add_months(cal.month_start(cal.local_date(now, portal.time_zone)), -1)
+    north = add_account(session, portal, NORTH, company_id=company_id, actor="demo", now=now)
+    set_retainer(session, north, hours_s=20 * 3600, price_minor=50_000_00, starts_on=start,
+                 title="Сопровождение amoCRM 20", actor="demo", now=now)
+    add_direction(session, north, "Воронки и автоматизация", planned_s=30 * 3600, match_kind="tag",
+                  match_value="crm", actor="demo", now=now)
+    return north
+
+
+def connect_amocrm(amo: AmoEmulator, app: Any, account: Any, hb_account_id: int, company_id: int | None) -> Any:
+    """What the client's amoCRM admin does with the manager's link: opens
+    it, allows access in amoCRM, chooses the company card. Real HTTP
+    against Hourbook, the way a browser would go; the last answer."""
+    import re
+    from urllib.parse import parse_qs, urlsplit
+
+    import requests
+
+    from handlers.amocrm import panel
+
+    with app.test_request_context("/"):
+        link = panel(hb_account_id).connect_url
+    page = requests.get(link, timeout=30)
+    consent = re.search(r'href="([^"]+)" data-hb-consent', page.text)
+    if page.status_code != 200 or consent is None:
+        return page
+    state = parse_qs(urlsplit(consent.group(1).replace("&amp;", "&")).query)["state"][0]
+    back = requests.get(amo.authorize(account, AMO_CLIENT_ID, state), timeout=30, allow_redirects=False)
+    if back.status_code != 303 or company_id is None:
+        return back
+    base = app.config["PUBLIC_URL"].rstrip("/")
+    picker = requests.get(base + back.headers["Location"], timeout=30)
+    token = re.search(r'name="t" value="([^"]+)"', picker.text)
+    if token is None:
+        return picker
+    return requests.post(base + "/amocrm/company", data={"t": token.group(1), "company_id": company_id}, timeout=30)
+
+
+def same_numbers(emu: Emulator, p: Any, company_id: int, amo: AmoEmulator, account: Any, amo_company_id: int,
+                 user_id: int, url: str) -> str:
+    """The fourth client's hours as the Bitrix24 widget shows them and as the
+    amoCRM card's frame shows them: the same text, to the second."""
+    import re
+
+    import requests
+
+    def summary(markup: str) -> str:
+        found = re.search(r'<main id="hb-root"[^>]*>(.*?)</main>', markup, re.S)
+        text = re.sub(r"<[^>]+>", " ", found.group(1)) if found else ""
+        return re.sub(r"\s+", " ", text).strip()
+
+    frame_url, form = emu.open_frame(p, CLIENT_ID, 1, "CRM_COMPANY_DETAIL_TAB", {"ID": str(company_id)})
+    b24 = requests.post(frame_url, data=form, timeout=30).text
+    token = amo.state.disposable(account, AMO_CLIENT_ID, user_id)
+    answer = requests.post(url + "/amocrm/widget", data={"entity": "companies", "id": str(amo_company_id),
+                                                         "lang": "ru"}, headers={"X-Auth-Token": token}, timeout=30)
+    amo_page = requests.get(answer.json()["url"], timeout=30).text if answer.ok else ""
+    left = re.search(r'class="hb-big-value[^"]*">(.*?)</div>', amo_page, re.S)
+    shown = re.sub(r"\s+", " ", left.group(1)).strip() if left else "?"
+    return f"yes ({shown})" if summary(b24) and summary(b24) == summary(amo_page) else "NO: they differ"
+
+
 def hold_back(p: Any, since: datetime, company: str = "vector") -> list[Any]:
     """Take one client's time records dated from `since` out for now: the
     demo syncs the work before them first, as Hourbook would have seen it
@@ -234,7 +328,8 @@ def _synced(hb: Any, portal_id: int) -> int:
             TimeEntry.portal_id == portal_id, TimeEntry.deleted.is_(False))).scalar_one()
 
 
-def run(create_app: Callable[[dict], Any], port: int, emulator_port: int, instance: Path, serve: bool) -> None:
+def run(create_app: Callable[[dict], Any], port: int, emulator_port: int, instance: Path, serve: bool,
+        amocrm_port: int | None = None) -> None:
     """`create_app` is the app factory (app.create_app), handed in by the command
     line so the demo and the app need not import each other."""
     # Ctrl-C (and a plain `kill`) stop both servers, whenever it comes, even
@@ -243,7 +338,8 @@ def run(create_app: Callable[[dict], Any], port: int, emulator_port: int, instan
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     servers: list[Any] = []
     try:
-        _run(create_app, port, emulator_port, instance, serve, servers)
+        _run(create_app, port, emulator_port, instance, serve, servers,
+             amocrm_port if amocrm_port is not None else (emulator_port + 1 if emulator_port else 0))
     except KeyboardInterrupt:
         click.echo("stopping …")
     finally:
@@ -252,13 +348,24 @@ def run(create_app: Callable[[dict], Any], port: int, emulator_port: int, instan
 
 
 def _run(create_app: Callable[[dict], Any], port: int, emulator_port: int, instance: Path, serve: bool,
-         servers: list[Any]) -> None:
+         servers: list[Any], amocrm_port: int = 0) -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no request log in the demo's output
     now = datetime.now(timezone.utc)
     emu = Emulator().start(port=emulator_port)
     servers.append(emu.stop)
     p = scenario.demo(emu, now=now)
     p.rate_limit = (5.0, 250)  # an Enterprise plan's bucket: the demo need not wait
+    north_company = add_north(p, now)
+    # The local amoCRM: its consent page, and the fourth client's account on the next port.
+    amo = AmoEmulator().start(www_port=amocrm_port)
+    servers.append(amo.stop)
+    amo_account = amo.add_account("severveter", NORTH, port=amocrm_port + 1 if amocrm_port else 0)
+    amo.state.add_user(amo_account, "Олег Ветров, директор", "ru", admin=True)  # who connects it
+    amo_new_user = amo.state.add_user(amo_account, "Алина Новикова", "ru")  # a new user: no Hourbook account
+    amo_home = amo.state.add_company(amo_account, "Интегратор «Часы и люди»")  # the integrator, in the client's CRM
+    amo.state.add_lead(amo_account, "Продление сопровождения на 2027 год", amo_home, 600_000)
+    for name in ("ООО «Мебельный двор»", "ИП Кузьмин", "АО «Стройсервис»"):
+        amo.state.add_lead(amo_account, f"Заказ: {name}", amo.state.add_company(amo_account, name), 150_000)
     db_file = instance / "demo.db"
     for suffix in ("", "-wal", "-shm"):
         Path(str(db_file) + suffix).unlink(missing_ok=True)
@@ -269,9 +376,14 @@ def _run(create_app: Callable[[dict], Any], port: int, emulator_port: int, insta
     url = f"http://127.0.0.1:{server.server_port}"
     app = create_app({"DATABASE_URL": f"sqlite:///{db_file}", "B24_CLIENT_ID": CLIENT_ID,
                       "B24_CLIENT_SECRET": "demo-secret", "B24_OAUTH_SERVER": emu.url + "/",
-                      "PUBLIC_URL": url, "START_RUNNER": False, "HEALTH_NEEDS_PORTAL": True})
+                      "PUBLIC_URL": url, "START_RUNNER": False, "HEALTH_NEEDS_PORTAL": True,
+                      "AMOCRM_CLIENT_ID": AMO_CLIENT_ID, "AMOCRM_CLIENT_SECRET": AMO_SECRET,
+                      "AMOCRM_CONSENT_URL": amo.consent_url, "AMOCRM_DEV_HOSTS": "127.0.0.1"})
     holder["app"] = app
     emu.register_app(CLIENT_ID, "demo-secret", url)
+    # The integration in amoCRM: redirect URI, disconnect hook, and the widget archive the project builds.
+    amo.register_integration(AMO_CLIENT_ID, AMO_SECRET, url + "/amocrm/oauth", url + "/amocrm/hook")
+    amo.upload_widget(AMO_CLIENT_ID, amocrm_widget.archive(amocrm_widget.files(url)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     servers.append(server.shutdown)
     click.echo(f"portal emulator: {emu.url}  (portal {p.domain})")
@@ -285,6 +397,7 @@ def _run(create_app: Callable[[dict], Any], port: int, emulator_port: int, insta
     with hb.sessions() as s, s.begin():
         portal = s.execute(select(Portal).where(Portal.member_id == p.member_id)).scalar_one()
         accounts = setup_contracts(s, portal, p, now, advance=False)
+        accounts.append(setup_north(s, portal, north_company, now))
         change = stage_change(portal.time_zone, now)
         portal_id, account_ids = portal.id, [a.id for a in accounts]
         made = create_cabinet_link(s, accounts[0], actor="demo", label="Директор «Ромашки»", now=now)
@@ -321,6 +434,19 @@ def _run(create_app: Callable[[dict], Any], port: int, emulator_port: int, insta
                  author="Анна Петрова (#1)", now=now)
         act_months = [a.period for a in acts_of(s, account_ids[0])]
     hb.runner.enqueue(check_alerts, job_id="alerts-demo")  # on the complete picture, not the first minute's
+    # The fourth client's amoCRM admin opens the manager's link, allows access
+    # in amoCRM and picks the integrator's company card.
+    done = connect_amocrm(amo, app, amo_account, account_ids[3], amo_home)
+    if done.status_code != 200:
+        raise click.ClickException(f"connecting amoCRM failed: {done.status_code} {done.text[:200]}")
+    # Last week's report for the fourth client: its summary lands on that card as a note.
+    from jobs.reports import send_report
+    from reports.build import previous_week, week_label
+
+    with hb.sessions() as s:
+        zone = s.get(Portal, portal_id).time_zone
+    send_report(account_ids[3], week_label(previous_week(now, zone)), "demo")
+    same = same_numbers(emu, p, north_company, amo, amo_account, amo_home, amo_new_user, url)
     with hb.sessions() as s:
         click.echo("")
         for account_id in account_ids:
@@ -377,6 +503,11 @@ def _run(create_app: Callable[[dict], Any], port: int, emulator_port: int, insta
                    "Acts) and in the cabinet")
     click.echo(f"    chats and notifications (the portal): {emu.url}/p/{p.domain}/im")
     click.echo(f"    e-mails (no SMTP_URL: the outbox):    {Path(app.config['INSTANCE_PATH']) / 'outbox'}/")
+    click.echo(f"\n  {NORTH} works in amoCRM (the local amoCRM, {amo_account.url}):")
+    click.echo(f"    its company card, as a new user:      {amo.card_url(amo_account, 'companies', amo_home, amo_new_user, 'ru')}")
+    click.echo(f"    the same card in English:             {amo.card_url(amo_account, 'companies', amo_home, amo_new_user, 'en')}")
+    click.echo(f"    the card in Bitrix24, to compare:     {emu.shell_url(p, CLIENT_ID, 1, 'CRM_COMPANY_DETAIL_TAB', {'ID': str(north_company)})}")
+    click.echo(f"    the same hours in both: {same}")
     click.echo(f"\nHourbook: {url}/   health: {url}/healthz   (Ctrl-C stops both)")
     while serve:
         time.sleep(3600)

@@ -5,6 +5,10 @@ REDIS_URL     unset: jobs run in the in-process runner
 SECRET_KEY    unset: generated once and kept in instance/secret_key (never a constant in code)
 B24_CLIENT_ID, B24_CLIENT_SECRET, B24_OAUTH_SERVER   the marketplace app and its OAuth server
 PUBLIC_URL    our address as portals call it (default http://127.0.0.1:5000)
+AMOCRM_CLIENT_ID, AMOCRM_CLIENT_SECRET   the amoCRM integration (its id and secret key)
+AMOCRM_REDIRECT_URI   as registered with it (default PUBLIC_URL/amocrm/oauth)
+AMOCRM_CONSENT_URL    amoCRM's consent page (default https://www.amocrm.ru/oauth)
+AMOCRM_DEV_HOSTS      hosts that stand in for amoCRM accounts over http (the emulator), comma-separated
 SMTP_URL      smtp://user:pass@host:25, smtp+starttls://…:587 or smtps://…:465; unset: e-mails go to instance/outbox/
 MAIL_FROM     the reports' sender (default hourbook@localhost)
 """
@@ -67,6 +71,12 @@ def load(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "B24_OAUTH_SERVER": pick("B24_OAUTH_SERVER", "https://oauth.bitrix.info/"),
         # Our own address as the portal must call it (event and placement handlers).
         "PUBLIC_URL": pick("PUBLIC_URL", "http://127.0.0.1:5000"),
+        # The amoCRM integration (amocrm/FACTS.md §1.1); unset: amoCRM is off.
+        "AMOCRM_CLIENT_ID": pick("AMOCRM_CLIENT_ID") or None,
+        "AMOCRM_CLIENT_SECRET": pick("AMOCRM_CLIENT_SECRET") or None,
+        "AMOCRM_REDIRECT_URI": pick("AMOCRM_REDIRECT_URI") or None,
+        "AMOCRM_CONSENT_URL": pick("AMOCRM_CONSENT_URL", "https://www.amocrm.ru/oauth"),
+        "AMOCRM_DEV_HOSTS": pick("AMOCRM_DEV_HOSTS", ""),
         # Reports and alerts by e-mail; without SMTP_URL they are written to instance/outbox/.
         "SMTP_URL": pick("SMTP_URL") or None,
         "MAIL_FROM": pick("MAIL_FROM", "Hourbook <hourbook@localhost>"),

@@ -23,7 +23,7 @@ from ledger import clock
 from .client import AuthDead, Rest, Transient, WebhookAuth
 from .limits import Limiter, LocalBucket, RedisBucket
 from .models import PortalAuth
-from .secrets import SecretBox
+from hosts.secrets import SecretBox
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from .client import Rest, WebhookAuth
 from .connection import AppCredentials, store_tokens
 from .install import BindReport, bind_all, portal_time_zone, verify_access_token
 from .models import PortalAuth
-from .secrets import SecretBox
+from hosts.secrets import SecretBox
 
 DEFAULT_ZONE = "Europe/Moscow"
 

@@ -62,12 +62,16 @@ ledger_cli.register(cli)
 @cli.command()
 @click.option("--port", default=5000, show_default=True, help="The app's port.")
 @click.option("--emulator-port", default=5001, show_default=True, help="The portal emulator's port.")
+@click.option("--amocrm-port", type=int, default=None,
+              help="The amoCRM emulator's consent page (default: the portal emulator's port + 1, or any free port "
+                   "with --emulator-port 0); the client's amoCRM account takes the next port.")
 @click.option("--serve/--no-serve", default=True, help="Keep serving after the first sync (Ctrl-C stops).")
-def demo(port: int, emulator_port: int, serve: bool) -> None:
-    """A local Bitrix24 portal with three clients, Hourbook installed into it and synced."""
+def demo(port: int, emulator_port: int, amocrm_port: int | None, serve: bool) -> None:
+    """A local Bitrix24 portal with four clients, Hourbook installed into it and synced; the fourth client's amoCRM."""
     import demo as demo_module
 
-    demo_module.run(_create_app, port, emulator_port, Path(settings.load().get("INSTANCE_PATH")), serve)
+    demo_module.run(_create_app, port, emulator_port, Path(settings.load().get("INSTANCE_PATH")), serve,
+                    amocrm_port=amocrm_port)
 
 
 @cli.command()
@@ -291,3 +295,7 @@ cli.add_command(act)
 from commands.export import export  # noqa: E402  (issue 16: the handover package)
 
 cli.add_command(export)
+
+from commands.amocrm import amocrm  # noqa: E402
+
+cli.add_command(amocrm)

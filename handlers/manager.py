@@ -46,7 +46,7 @@ from ledger.usage import cap_usage, direction_usage
 from reports.build import span
 from reports.models import ReportSettings, SentReport, settings_of
 
-from . import db, frames
+from . import amocrm, db, frames
 from .cabinet import cabinet_url
 from .fields import Form
 from .i18n import hours
@@ -716,11 +716,12 @@ def _report_resend(s: Session, account: Account, form: Form, who: str) -> None:
 
 # Buttons in a list's rows: their forms have no field to show a message beside,
 # so a refusal is said at the top of the page.
-ROW_ACTIONS = {"contract_stagepaid", "contract_advance", "contract_finish", "team_end", "plan_remove",
+ROW_ACTIONS = {"amocrm_disconnect", "contract_stagepaid", "contract_advance", "contract_finish", "team_end", "plan_remove",
                "plan_capremove", "access_rotate", "access_revoke", "access_recipientremove", "report_resend",
                "manager_remove"}
 
 ACCOUNT_ACTIONS: dict[str, Callable[..., None]] = {
+    "amocrm_disconnect": amocrm.manager_disconnect,
     "contract_retainer": _retainer, "contract_staged": _staged, "contract_upfront": _upfront,
     "contract_stagepaid": _stage_paid, "contract_advance": _stage_advance, "contract_finish": _finish,
     "adjust": _adjust, "settings": _settings, "settings_bind": _bind,

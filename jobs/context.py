@@ -18,7 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 import settings
 from b24.connection import AppCredentials, limiter_for, rest_for
 from b24.client import Rest
-from b24.secrets import SecretBox
+from amocrm.connection import Integration
+from hosts.amocrm import AmoCRMHost
+from hosts.bitrix24 import Bitrix24Host
+from hosts.secrets import SecretBox
 from jobs.hints import Hints, LocalHints, RedisHints
 from ledger.db import make_engine, make_session_factory
 
@@ -37,6 +40,16 @@ class JobContext:
                               int(self.config.get("B24_BURST", 50)))
         return rest_for(self.sessions, portal_id, self.box, self.app, limiter=limiter,
                         record_dir=self.config.get("RECORD_DIR"), **options)
+
+    def bitrix24(self) -> Bitrix24Host:
+        """Bitrix24 behind the host interface."""
+        return Bitrix24Host(self.sessions, self.box, self.app, str(self.config.get("B24_OAUTH_SERVER") or ""),
+                            str(self.config.get("PUBLIC_URL") or ""), rest=self.rest)
+
+    def amocrm(self) -> AmoCRMHost | None:
+        """amoCRM behind the host interface, when an integration is configured."""
+        integration = amocrm_integration(self.config)
+        return AmoCRMHost(self.sessions, self.box, integration, self.redis) if integration else None
 
 
 _overrides: dict[str, Any] | None = None
@@ -60,6 +73,15 @@ def app_credentials(config: Mapping[str, Any]) -> AppCredentials | None:
         return None
     return AppCredentials(config["B24_CLIENT_ID"], config.get("B24_CLIENT_SECRET") or "",
                           config["B24_OAUTH_SERVER"].rstrip("/") + "/oauth/token/")
+
+
+def amocrm_integration(config: Mapping[str, Any]) -> Integration | None:
+    if not config.get("AMOCRM_CLIENT_ID") or not config.get("AMOCRM_CLIENT_SECRET"):
+        return None
+    redirect = config.get("AMOCRM_REDIRECT_URI") or str(config.get("PUBLIC_URL", "")).rstrip("/") + "/amocrm/oauth"
+    dev = tuple(h.strip() for h in str(config.get("AMOCRM_DEV_HOSTS") or "").split(",") if h.strip())
+    return Integration(config["AMOCRM_CLIENT_ID"], config["AMOCRM_CLIENT_SECRET"], redirect,
+                       config.get("AMOCRM_CONSENT_URL") or "https://www.amocrm.ru/oauth", dev)
 
 
 def context() -> JobContext:

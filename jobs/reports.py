@@ -140,7 +140,7 @@ def _deliver(report_id: int) -> dict:
         report = Report.from_json(row.data)
         acts = attached_acts(s, report)
         key, done_mail, done_chat = row.key, row.sent_at is not None, row.chat_sent_at is not None
-        portal_id = account.portal_id
+        portal_id, account_id = account.portal_id, account.id
         row.attempts += 1
     outcome: dict = {"report_id": report_id, "mail": "already" if done_mail else None,
                      "chat": "already" if done_chat else None}
@@ -170,6 +170,14 @@ def _deliver(report_id: int) -> dict:
                 errors.append(f"chat: {err}")
         else:
             outcome["chat"] = "no chat"
+    amocrm = ctx.amocrm()
+    if amocrm is not None:
+        # An account that lives in amoCRM also gets the summary as a note on
+        # its company card: once per report, the note's row keyed by the report.
+        try:
+            outcome["note"] = amocrm.deliver(account_id, f"report:{key}", render.chat(report, bb=False))
+        except Exception as err:  # noqa: BLE001  (recorded, retried by the runner)
+            errors.append(f"amocrm note: {err}")
     with _tx() as s:
         row = s.get(SentReport, report_id)
         row.status = "failed" if errors else "sent"
@@ -187,12 +195,7 @@ def attached_acts(s: Session, report: Report) -> list[Act]:
 
 
 def post_to_chat(ctx, portal_id: int, opts: ReportSettings, text: str) -> None:
-    rest = ctx.rest(portal_id)
-    if opts.chat_dialog:
-        rest.call("im.message.add", {"DIALOG_ID": opts.chat_dialog, "MESSAGE": text})
-    for user in (u.strip() for u in opts.notify_user_ids.split(",")):
-        if user.isdecimal():
-            rest.call("im.notify.personal.add", {"USER_ID": int(user), "MESSAGE": text})
+    ctx.bitrix24().post(portal_id, text, opts.chat_dialog, opts.notify_user_ids)
 
 
 def send_weekly(account_id: int, week: str | None = None) -> dict:

@@ -21,7 +21,7 @@ from typing import Any
 from b24.models import SyncState
 from ledger import clock
 
-from . import tasks
+from . import amocrm, tasks
 from .context import context
 
 log = logging.getLogger("hourbook.schedule")
@@ -61,6 +61,8 @@ def tick(runner: Any, now: datetime | None = None) -> list[str]:
             queued.append(job_id)
     runner.enqueue(tasks.close_periods, job_id="close-periods")
     queued.append("close-periods")
+    runner.enqueue(amocrm.refresh_idle_connections, job_id="amocrm-keep-fresh")
+    queued.append("amocrm-keep-fresh")
     queued += _reports_and_alerts(runner, now)
     return queued
 

@@ -9,6 +9,7 @@ from alembic import context
 from ledger.db import make_engine
 import b24.models  # noqa: F401  (its tables belong to the same schema)
 import reports.models  # noqa: F401
+import amocrm.models  # noqa: F401  (amoCRM connections and notes)
 from ledger.models import Base
 
 target_metadata = Base.metadata

@@ -585,34 +585,42 @@ def _bb_url(url: str) -> str:
     return url.replace("[", "%5B").replace("]", "%5D").replace(" ", "%20")
 
 
-def chat(report: Report) -> str:
-    """A few lines for the project chat (im.message.add, BB-code)."""
+def chat(report: Report, bb: bool = True) -> str:
+    """A few lines for the project chat (im.message.add, BB-code); with
+    `bb=False` the same lines as plain text without links, for a CRM note
+    (an amoCRM note shows its text as it is, and the client cannot open the
+    integrator's tasks)."""
     v = _view(report)
     w: _Words = v["w"]
     _ = w.gettext
     r = report
+    esc = _bb if bb else str
+
+    def bold(text: str) -> str:
+        return f"[B]{text}[/B]" if bb else text
+
     title = _("Hours report for %(week)s") % {"week": v["week"]}
-    lines = [f"[B]{_bb(title)}[/B]",
-             _bb(f"{r.account} · {v['period_label']}"),
-             _("This week: %(hours)s") % {"hours": f"[B]{w.hours(r.week_s)}[/B]"}]
+    lines = [bold(esc(title)),
+             esc(f"{r.account} · {v['period_label']}"),
+             _("This week: %(hours)s") % {"hours": bold(w.hours(r.week_s))}]
     if r.contract is not None:
         if v["over"]:
-            lines.append(f"[B]{_bb(v['headline'][:1].upper() + v['headline'][1:])}[/B] ({_bb(v['headline_sub'])})")
+            lines.append(f"{bold(esc(v['headline'][:1].upper() + v['headline'][1:]))} ({esc(v['headline_sub'])})")
         else:
             lines.append(_("Left %(left)s of %(allocated)s · used %(used)s") % {
-                "left": f"[B]{w.hours(r.left_s)}[/B]", "allocated": w.hours(r.allocated_s), "used": w.hours(r.used_s)})
+                "left": bold(w.hours(r.left_s)), "allocated": w.hours(r.allocated_s), "used": w.hours(r.used_s)})
     if v["warning"]:
-        lines.append(f"⚠ [B]{_bb(v['warning'])}[/B]")
+        lines.append(f"⚠ {bold(esc(v['warning']))}")
     elif v["burn_line"]:
-        lines.append(_bb(v["burn_line"]))
+        lines.append(esc(v["burn_line"]))
     if r.others_s:
-        lines.append(_bb(_("The client's own employees logged %(hours)s: not debited.") % {"hours": w.hours(r.others_s)}))
+        lines.append(esc(_("The client's own employees logged %(hours)s: not debited.") % {"hours": w.hours(r.others_s)}))
     top = sorted(r.tasks, key=lambda t: (-t.week_s, t.task_id))[:CHAT_TOP]
     if top:
         lines.append("")
         lines.append(_("Most time this week:"))
         for t in top:
-            name = f"[URL={_bb_url(t.url)}]{_bb(t.task)}[/URL]" if t.url else _bb(t.task)
+            name = f"[URL={_bb_url(t.url)}]{_bb(t.task)}[/URL]" if t.url and bb else esc(t.task)
             lines.append(f"• {name} — {w.hours(t.week_s)}")
     elif not r.lines:
         lines.append(_("No work was logged this week."))

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 import b24.models  # noqa: F401  (the schema has its tables too)
 import reports.models  # noqa: F401
+import amocrm.models  # noqa: F401  (amoCRM connections and notes)
 from ledger import schema
 from ledger.db import make_engine
 from ledger.models import Base

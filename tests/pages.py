@@ -34,6 +34,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import b24.models  # noqa: F401  (its tables are in the metadata too)
+import amocrm.models  # noqa: F401
 import demo
 from emulators.bitrix24 import Emulator, scenario
 from jobs import context as jobs_context
@@ -319,7 +320,7 @@ def _database(kind: str, tmp: Path) -> Iterator[str]:
 
 
 @contextmanager
-def build_world(kind: str, tmp: Path) -> Iterator[World]:
+def build_world(kind: str, tmp: Path, config: dict[str, Any] | None = None) -> Iterator[World]:
     saved = jobs_context._overrides, jobs_context._context
     now = datetime.now(timezone.utc)
     emu = Emulator().start(port=0)
@@ -332,7 +333,8 @@ def build_world(kind: str, tmp: Path) -> Iterator[World]:
         other_token = emu.grant_tokens(p, OTHER_APP)["access_token"]
         forget_portal_names()
         with _database(kind, tmp) as url, serve_app(emu, {
-                "DATABASE_URL": url, "INSTANCE_PATH": str(tmp), "SECRET_KEY": SECRET_KEY}) as (app, base):
+                "DATABASE_URL": url, "INSTANCE_PATH": str(tmp), "SECRET_KEY": SECRET_KEY, **(config or {})}) \
+                as (app, base):
             try:
                 for portal in (p, pb):
                     response = emu.install(portal, CLIENT_ID)

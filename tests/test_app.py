@@ -187,18 +187,23 @@ def test_config_mapping_beats_environment(tmp_path: Path, monkeypatch: pytest.Mo
 # ---------------------------------------------------------------- the demo
 
 
-def test_demo_installs_into_the_emulator_syncs_and_prints_three_clients(tmp_path: Path):
+def test_demo_installs_into_the_emulator_syncs_and_prints_four_clients(tmp_path: Path):
     """`python app.py demo`: the emulator's integrator portal, Hourbook
-    installed through the installer POST, synced, three balances printed."""
+    installed through the installer POST, synced, four balances printed;
+    the fourth client's amoCRM connected, its card's URL printed, the same
+    hours there as in the Bitrix24 widget."""
     env = {k: v for k, v in os.environ.items() if k not in ENV_SETTINGS}
     env.update(INSTANCE_PATH=str(tmp_path), PYTHONIOENCODING="utf-8")
     done = subprocess.run([sys.executable, "app.py", "demo", "--no-serve", "--port", "0", "--emulator-port", "0"],
                           cwd=ROOT, env=env, capture_output=True, text=True, encoding="utf-8", timeout=300)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stdout + done.stderr
-    for name in ("ООО «Ромашка»", "АО «Вектор»", "ИП Соколова"):
+    for name in ("ООО «Ромашка»", "АО «Вектор»", "ИП Соколова", "ООО «Северный ветер»"):
         assert name in done.stdout
     assert "/healthz" in done.stdout
+    assert re.search(r"its company card, as a new user: +http://127\.0\.0\.1:\d+/companies/detail/\d+\?user=\d+&lang=ru",
+                     done.stdout), done.stdout
+    assert "the same hours in both: yes (" in done.stdout
     assert (tmp_path / "demo.db").exists()
     # Last month's act and a note from the weekly call wait for the manager and the client (issue 15).
     assert "last month's act" in done.stdout
@@ -255,7 +260,8 @@ def test_demo_serves_until_ctrl_c_and_healthz_waits_for_the_first_sync(tmp_path:
     port, emu_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k not in ENV_SETTINGS}
     env.update(INSTANCE_PATH=str(tmp_path), PYTHONIOENCODING="utf-8")
-    proc = subprocess.Popen([sys.executable, "app.py", "demo", "--port", str(port), "--emulator-port", str(emu_port)],
+    proc = subprocess.Popen([sys.executable, "app.py", "demo", "--port", str(port), "--emulator-port", str(emu_port),
+                             "--amocrm-port", "0"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline, status = time.monotonic() + 120, None

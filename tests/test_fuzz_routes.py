@@ -33,7 +33,7 @@ from handlers.manager import ACCOUNT_ACTIONS, PORTAL_ACTIONS
 from handlers.projects import ACTIONS as PROJECT_ACTIONS
 from tests.fuzz_support import Fingerprint, Stats, bad_frame_tokens, examples, make_cabinet_links
 from tests.live import CLIENT_ID
-from tests.pages import build_world
+from tests.amocrm_world import build_amo_world, connect_link
 
 DATABASES = ["sqlite"] + (["postgresql"] if os.environ.get("HOURBOOK_FUZZ_PG", "0") == "1" else [])
 STATS = Stats()
@@ -84,8 +84,8 @@ def fuzz(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     from sqlalchemy import text
 
     kind = request.param
-    with build_world(kind, tmp_path_factory.mktemp(f"fuzz-{kind}")) as world:
-        w = world
+    with build_amo_world(kind, tmp_path_factory.mktemp(f"fuzz-{kind}")) as aw:
+        w = world = aw.w
         a_admin = w.token(w.p, w.users["admin"])
         ok = {
             "A admin": a_admin,
@@ -115,7 +115,31 @@ def fuzz(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         yield Fuzz(world=w, client=w.app.test_client(), fingerprint=Fingerprint(hb.engine), frame_ok=ok,
                    frame_bad=bad_frame_tokens(a_admin, ok["B admin"]), cabinet=cabinet,
                    account_ids=sorted(w.accounts.values()), row_ids=sorted(rows), entry_forms=entry,
-                   app_tokens=app_tokens)
+                   app_tokens=app_tokens, extra={"amo": aw, "amo_links": _amo_links(aw),
+                                                 "amo_tokens": _amo_tokens(aw)})
+
+
+def _amo_tokens(aw) -> list[str]:
+    """Disposable tokens: valid ones (each opens the widget once) and forgeries."""
+    import time
+
+    now = int(time.time())
+    return [aw.token() for _ in range(5)] + [aw.token(aw.b) for _ in range(2)] + [
+        aw.token(key="not-the-integration-secret-0123456789"), aw.token(exp=now - 10, iat=now - 100, nbf=now - 100),
+        aw.token(aud="https://elsewhere.example"), aw.token(account_id=None), "x.y.z", ""]
+
+
+def _amo_links(aw) -> list[str]:
+    """Tokens of the amoCRM doors that open something but write nothing by
+    themselves: the manager's connect links and a widget's frame ticket
+    (valid and tampered), beside the cabinet's."""
+    import re
+    from urllib.parse import urlsplit
+
+    links = [urlsplit(connect_link(aw.w.app, a)).path.rsplit("/", 1)[-1] for a in sorted(aw.w.accounts.values())[:2]]
+    answer = aw.call(aw.token())
+    ticket = re.search(r"t=([^&]+)", answer.json()["url"]).group(1)
+    return links + [ticket, links[0][:-2] + "xx", ticket[:-2] + "xx"]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -159,6 +183,9 @@ FIELDS = [
     "event", "auth[member_id]", "auth[application_token]", "data[FIELDS_AFTER][ID]", "auth[access_token]",
     # implementation projects (issue 16): scope items, stage dates and payments, the advisor
     "due_on", "pay_due_on", "tasks", "item_id", "state", "pace", "wanted", "start", "gap", "new", "at",
+    # amoCRM (issue 17): the widget's call, the OAuth redirect, the disconnect hook
+    "entity", "id", "code", "referer", "error", "from_widget", "platform", "signature", "client_uuid",
+    "account_id",
 ]
 FIELDS += ["text", "call_on"]  # the weekly call's notes (handlers/acts.py)
 
@@ -231,7 +258,8 @@ CONTENT_TYPES = [
 
 HEADER_NAMES = ["Accept", "Accept-Language", "Accept-Encoding", "Cookie", "Referer", "Origin", "X-Forwarded-For",
                 "X-Forwarded-Proto", "X-Forwarded-Host", "X-Requested-With", "Range", "If-None-Match",
-                "Content-Encoding", "Transfer-Encoding", "User-Agent", "X-HTTP-Method-Override", "Authorization"]
+                "Content-Encoding", "Transfer-Encoding", "User-Agent", "X-HTTP-Method-Override", "Authorization",
+                "X-Auth-Token"]
 
 
 @functools.cache
@@ -359,6 +387,11 @@ def path_strategy(f: Fuzz) -> st.SearchStrategy[tuple[str, str]]:
             lambda x: ("POST", f"/app/account/{x[0]}/project/{x[1]}")),
         st.tuples(q(account), st.sampled_from(["xlsx", "json", "csv", "xlsx/"])).map(
             lambda x: ("GET", f"/app/account/{x[0]}/handover.{x[1]}")),
+        # amoCRM (issue 17)
+        st.sampled_from([("POST", "/amocrm/widget"), ("OPTIONS", "/amocrm/widget"), ("GET", "/amocrm/oauth"),
+                         ("GET", "/amocrm/hook"), ("GET", "/amocrm/company"), ("POST", "/amocrm/company"),
+                         ("GET", "/amocrm/frame"), ("GET", "/amocrm/frame/part")]),
+        q(st.one_of(cabinet, st.sampled_from(f.extra["amo_links"]))).map(lambda t: ("GET", f"/amocrm/connect/{t}")),
     )
 
 
@@ -403,7 +436,9 @@ def door_requests(draw, f: Fuzz, tokens: dict[str, str]) -> Req:
         method = draw(st.sampled_from(METHODS))
     body, ctype = draw(bodies(f)) if method not in ("GET", "HEAD") or draw(st.integers(0, 9)) == 0 else (None, None)
     req = Req(method, path, draw(query_strategy(f)), draw(headers_strategy()), body, ctype)
-    token = draw(st.sampled_from(sorted(tokens.values())))
+    token = draw(st.sampled_from(sorted(tokens.values()) + f.extra["amo_links"]))
+    if path.startswith("/amocrm") and draw(st.booleans()):
+        req.headers["X-Auth-Token"] = draw(st.sampled_from(f.extra["amo_tokens"]))
     return with_token(req, token, draw(st.sampled_from(TOKEN_PLACES)))
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PRODUCTION = ("ledger", "b24", "jobs", "reports", "handlers", "commands")
+PRODUCTION = ("ledger", "b24", "amocrm", "hosts", "jobs", "reports", "handlers", "commands")
 
 
 def imported(path: Path) -> set[str]:
@@ -37,8 +37,8 @@ def modules(*packages: str) -> list[Path]:
 
 @pytest.mark.parametrize("path", modules("ledger"), ids=lambda p: str(p.relative_to(ROOT)))
 def test_the_ledger_knows_no_web_no_host_and_no_command_line(path):
-    assert imported(path).isdisjoint({"flask", "flask_babel", "werkzeug", "click", "requests", "b24", "handlers",
-                                      "jobs", "reports", "commands", "emulators", "app", "demo"})
+    assert imported(path).isdisjoint({"flask", "flask_babel", "werkzeug", "click", "requests", "b24", "amocrm",
+                                      "hosts", "handlers", "jobs", "reports", "commands", "emulators", "app", "demo"})
 
 
 @pytest.mark.parametrize("path", modules(*PRODUCTION, "app", "settings"), ids=lambda p: str(p.relative_to(ROOT)))
@@ -50,7 +50,33 @@ def test_production_code_never_imports_the_emulators(path):
 
 @pytest.mark.parametrize("path", modules("b24"), ids=lambda p: str(p.relative_to(ROOT)))
 def test_b24_speaks_bitrix24_and_knows_no_views(path):
-    assert imported(path).isdisjoint({"handlers", "jobs", "commands", "app", "demo"})
+    assert imported(path).isdisjoint({"handlers", "jobs", "commands", "app", "demo", "amocrm"})
+
+
+@pytest.mark.parametrize("path", modules("amocrm"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_amocrm_speaks_amocrm_and_knows_no_views_and_no_bitrix24(path):
+    assert imported(path).isdisjoint({"flask", "flask_babel", "werkzeug", "handlers", "jobs", "reports", "commands",
+                                      "app", "demo", "b24"})
+
+
+@pytest.mark.parametrize("path", modules("hosts"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_hosts_are_adapters_below_the_web(path):
+    # hosts/ holds the interface, what both hosts share (hosts.secrets,
+    # hosts.limits) and one thin adapter per host package; it knows no views,
+    # no jobs, no reports.
+    assert imported(path).isdisjoint({"flask", "flask_babel", "werkzeug", "handlers", "jobs", "reports", "commands",
+                                      "app", "demo"})
+
+
+@pytest.mark.parametrize("path", modules("hosts"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_shared_host_modules_know_no_host(path):
+    if path.name in ("secrets.py", "limits.py", "__init__.py"):
+        assert imported(path).isdisjoint({"b24", "amocrm"})
+
+
+@pytest.mark.parametrize("path", modules("reports"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_reports_know_no_host(path):
+    assert imported(path).isdisjoint({"b24", "amocrm", "hosts"})
 
 
 def test_app_and_demo_do_not_import_each_other():

@@ -148,6 +148,31 @@ def _prep_link(w, a):
             "foreign_link": with_account(w, other, lambda s, acc: create_cabinet_link(s, acc, actor="test"))}
 
 
+def _prep_amocrm(w, a):
+    """A connected amoCRM account, as the OAuth flow leaves it (tests/test_amocrm.py
+    goes through the flow itself), and another client's."""
+    from amocrm.models import AmoConnection
+
+    other = make_account(w)
+
+    def make(s, acc):
+        conn = AmoConnection(account_id=acc.id, amo_account_id=31_500_000 + acc.id, subdomain=f"client{acc.id}",
+                             base_url=f"https://client{acc.id}.amocrm.ru", company_id=40_000_000 + acc.id,
+                             company_name="Интегратор", status="ok", refresh_count=0)
+        s.add(conn)
+        s.flush()
+        return conn
+    return {"connection": with_account(w, a, make), "foreign_connection": with_account(w, other, make)}
+
+
+def _check_amocrm_disconnect(w, ctx):
+    from amocrm.models import AmoConnection
+
+    with w.session() as s:
+        assert s.get(AmoConnection, ctx["connection"]).status == "disconnected"
+        assert s.get(AmoConnection, ctx["foreign_connection"]).status == "ok"
+
+
 def _prep_recipient(w, a):
     return {"recipient": with_account(w, a, lambda s, acc: add_recipient(s, acc, "old@test.example", "Старый",
                                                                           actor="test"))}
@@ -386,6 +411,11 @@ A_DATE = ("A date.", {})
 SUM = ("A sum such as 120000 or 1500.50.", {})
 
 CASES: dict[str, Case] = {
+    "amocrm_disconnect": Case(
+        "retainer", prepare=_prep_amocrm, valid=lambda c: {"connection_id": str(c["connection"])},
+        check=_check_amocrm_disconnect, invalid=lambda c: {"connection_id": str(c["foreign_connection"])},
+        errors={}, alert=("This client has no amoCRM account connected.", {}), hidden=True,
+        audit="amocrm.disconnect"),
     "adjust": Case(
         "retainer", valid=lambda c: {"amount": "5", "reason": "Доп. пакет по письму"}, check=_check_adjust,
         invalid=lambda c: {"amount": "пять", "reason": ""}, errors={"amount": HOURS_MSG, "reason": REQUIRED},
