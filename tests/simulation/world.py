@@ -29,6 +29,7 @@ from emulators.bitrix24 import clock as emu_clock
 from b24.models import PortalAuth
 from jobs import context as jobs_context
 from jobs import schedule
+from jobs.reports import attached_acts
 from ledger import calendar as cal
 from ledger import clock
 from ledger.access import add_recipient, recipients
@@ -597,7 +598,9 @@ class World:
                 problems.append(f"report {row.key}: never sent ({row.status}: {row.error})")
                 continue
             to = [(r.name, r.email) for r in recipients(s, row.account_id)]
-            problems += self.compare_mail(row.key, bytes(message(report, row.key, to, SENDER)))
+            # With the monthly acts it carried, as they were kept (issue 15).
+            problems += self.compare_mail(row.key, bytes(message(report, row.key, to, SENDER,
+                                                                 attached_acts(s, report))))
         weeks = [(r.account_id, r.week) for r in rows if r.key.startswith("weekly:")]
         if len(weeks) != len(set(weeks)):
             problems.append(f"a weekly report made twice: {sorted(weeks)}")
