@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+from babel import Locale
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
@@ -191,9 +192,17 @@ def project_story(session, account: Account, now: datetime) -> list[str]:
         name = f"«{subject.title}»" if hasattr(subject, "title") else (
             f"этап «{subject.name}»" if subject.id else "проект")
         lines.append(f"    {name} {said[late.kind].format(n=late.days)}")
+    linked = sum(len(i.tasks) for i in items)
     lines.append(f"    уйти к другому подрядчику: python app.py export --account {account.id} --out handover/"
-                 f" ({len(done)} готовых пунктов, {sum(len(i.tasks) for i in items)} задач со ссылками)")
+                 f" ({ru_count(len(done), 'готовый пункт', 'готовых пункта', 'готовых пунктов')},"
+                 f" {ru_count(linked, 'задача', 'задачи', 'задач')} со ссылками)")
     return lines
+
+
+def ru_count(n: int, one: str, few: str, many: str) -> str:
+    """«1 задача», «3 задачи», «5 задач»: CLDR's Russian plural rule, from Babel."""
+    form = Locale("ru").plural_form(n)
+    return f"{n} {one if form == 'one' else few if form == 'few' else many}"
 
 
 def add_north(p: Any, now: datetime) -> int:
