@@ -42,15 +42,17 @@ from ledger.models import (
     Stage,
     TeamMember,
 )
+from ledger.summary import summarize
 from ledger.usage import cap_usage, direction_usage
 from reports.build import span
 from reports.models import ReportSettings, SentReport, settings_of
 
-from . import db, frames
+from . import db, frames, plan_view
 from .cabinet import cabinet_url
 from .fields import Form
 from .i18n import hours
 from .views import account_view, frame_ancestors, secure
+from .steering import MANAGER_ACTIONS, MANAGER_ROW_ACTIONS
 from .widget import refused, render_frame
 
 bp = Blueprint("manager", __name__)
@@ -63,7 +65,7 @@ TIME_ZONES = ("Europe/Kaliningrad", "Europe/Moscow", "Europe/Samara", "Asia/Yeka
 
 
 def actor(frame: frames.Frame) -> str:
-    return f"{frame.name or 'user'} (#{frame.user_id})"
+    return frame.who
 
 
 def manager_frame() -> frames.Frame:
@@ -314,6 +316,7 @@ class AccountPage:
     report_settings: ReportSettings
     reports: list[SentReport]
     weeks: list[str]
+    steering: Any = None  # plan_view.EditorView: the plan, its forecast, the open requests
 
 
 def _account_page(s: Session, account: Account) -> AccountPage:
@@ -348,7 +351,15 @@ def _account_page(s: Session, account: Account) -> AccountPage:
         reports=list(s.execute(select(SentReport).where(SentReport.account_id == account.id)
                                .order_by(SentReport.id.desc()).limit(20)).scalars()),
         weeks=_recent_weeks(s, account, now),
+        steering=plan_view.editor(s, account, summarize(s, account.id, now), now, _chosen_tariff()),
     )
+
+
+def _chosen_tariff() -> int | None:
+    """The tariff the forecast is shown at (?tariff=80), else the contract's."""
+    found = Form(request.args).integer("tariff", required=False, high=plan.MAX_PLAN_S // 3600) \
+        if request.args.get("tariff") else None
+    return found * 3600 if found else None
 
 
 def _recent_weeks(s: Session, account: Account, now: datetime) -> list[str]:
@@ -718,7 +729,7 @@ def _report_resend(s: Session, account: Account, form: Form, who: str) -> None:
 # so a refusal is said at the top of the page.
 ROW_ACTIONS = {"contract_stagepaid", "contract_advance", "contract_finish", "team_end", "plan_remove",
                "plan_capremove", "access_rotate", "access_revoke", "access_recipientremove", "report_resend",
-               "manager_remove"}
+               "manager_remove", *MANAGER_ROW_ACTIONS}
 
 ACCOUNT_ACTIONS: dict[str, Callable[..., None]] = {
     "contract_retainer": _retainer, "contract_staged": _staged, "contract_upfront": _upfront,
@@ -730,6 +741,7 @@ ACCOUNT_ACTIONS: dict[str, Callable[..., None]] = {
     "access_create": _link_create, "access_rotate": _link_rotate, "access_revoke": _link_revoke,
     "access_recipientadd": _recipient_add, "access_recipientremove": _recipient_remove,
     "report_settings": _report_settings, "report_send": _report_send, "report_resend": _report_resend,
+    **MANAGER_ACTIONS,
 }
 
 
