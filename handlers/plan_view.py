@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger import calendar as cal
-from ledger.client_requests import PausedWork, RequestView, paused_work, requests_of, target_title
+from ledger.client_requests import MAX_OPEN, PausedWork, RequestView, paused_work, requests_of, target_title
 from ledger.devplan import MonthForecast, PlanStatus, forecast_months, ForecastItem, items, plan_status
 from ledger.models import Account, Direction, Period, Portal, Task, TimeEntry
 from ledger.summary import Summary
@@ -64,10 +64,11 @@ def monthly_tariff_s(summary: Summary | None) -> int | None:
     return summary.balance.terms.allocation_s or None
 
 
-def _request_lines(session: Session, account_id: int, state: str | None = None) -> list[RequestLine]:
+def _request_lines(session: Session, account_id: int, state: str | None = None,
+                   limit: int = SHOWN_REQUESTS) -> list[RequestLine]:
     return [RequestLine(r, target_title(session, account_id, item_id=r.item_id, direction_id=r.direction_id,
                                         task_id=r.task_id, entry_id=r.entry_id))
-            for r in requests_of(session, account_id, state)[:SHOWN_REQUESTS]]
+            for r in requests_of(session, account_id, state)[:limit]]
 
 
 def _task_titles(session: Session, account: Account, task_ids: list[int]) -> dict[int, str]:
@@ -173,8 +174,9 @@ def editor(session: Session, account: Account, summary: Summary | None, now: dat
         today = cal.local_date(now, portal.time_zone if portal is not None else "UTC")
         first_s = max(0, summary.left_s) if summary is not None and summary.contract_kind == "retainer" else None
         months, beyond = forecast_table(plan.status, tariff_s, first_s, today)
-    return EditorView(plan, directions, tariff_s, months, beyond, [r for r in plan.requests
-                                                                   if r.request.state == "open"])
+    # The whole queue: the ledger keeps at most MAX_OPEN requests open at once.
+    queue = _request_lines(session, account.id, "open", limit=MAX_OPEN)
+    return EditorView(plan, directions, tariff_s, months, beyond, queue)
 
 
 def plan_json(plan: PlanView | None) -> dict:

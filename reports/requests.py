@@ -18,12 +18,12 @@ def chat_text(account: str, language: str, kind: str, about: str, author: str, s
     what = {
         "pause": _("pause «%(about)s»"),
         "resume": _("resume «%(about)s»"),
-        "cap": _("set %(hours)s for «%(about)s»"),
+        "cap": _("set %(hours)s a month for «%(about)s»"),
         "first": _("do «%(about)s» first"),
         "question": _("a question about «%(about)s»"),
     }.get(kind, kind) % {"about": _bb(about or "—"), "hours": format_hours(cap_s or 0, language)}
-    where = _("in the widget") if source == "widget" else _("in the cabinet")
-    lines = ["[B]Hourbook[/B] " + _("%(account)s: a request from %(author)s %(where)s: %(what)s.") % {
+    where = _("from the widget") if source == "widget" else _("from the cabinet")
+    lines = ["[B]Hourbook[/B] " + _("%(account)s: a request %(where)s — %(author)s: %(what)s.") % {
         "account": _bb(account), "author": _bb(author), "where": where, "what": what}]
     if text:
         lines.append("«" + _bb(text[:500]) + "»")

@@ -96,10 +96,17 @@ def fuzz(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         }
         cabinet = make_cabinet_links(w)
         hb = w.app.extensions["hourbook"]
+        with hb.sessions() as s, s.begin():  # «Ромашка» steers: a plan and requests to aim at
+            import demo
+            from ledger.db import utcnow
+            from ledger.models import Account
+
+            demo.setup_steering(s, s.get(Account, w.accounts["romashka"]), w.p, utcnow())
         with hb.engine.connect() as conn:
             rows: set[int] = set()
             for table in ("managers", "team_members", "directions", "caps", "cabinet_links", "report_recipients",
-                          "sent_reports", "stages", "contracts", "accounts", "adjustments"):
+                          "sent_reports", "stages", "contracts", "accounts", "adjustments", "plan_items",
+                          "client_requests"):
                 rows.update(r[0] for r in conn.execute(text(f"SELECT id FROM {table}")))
         entry = []
         for p, user, placement, options in (
@@ -156,6 +163,7 @@ FIELDS = [
     "report_id", "q", "company", "done", "plan", "months", "meetings", "account", "LANG", "lang", "t", "_t",
     "PLACEMENT", "PLACEMENT_OPTIONS", "AUTH_ID", "REFRESH_ID", "AUTH_EXPIRES", "APPLICATION_TOKEN", "DOMAIN",
     "event", "auth[member_id]", "auth[application_token]", "data[FIELDS_AFTER][ID]", "auth[access_token]",
+    "target", "text", "_f", "item_id", "request_id", "answer", "move", "state",
 ]
 
 ACTIONS = sorted(ACCOUNT_ACTIONS) + sorted(PORTAL_ACTIONS)
@@ -345,6 +353,8 @@ def path_strategy(f: Fuzz) -> st.SearchStrategy[tuple[str, str]]:
         q(account).map(lambda a: ("GET", f"/app/account/{a}")),
         st.tuples(q(account), q(action)).map(lambda x: ("POST", f"/app/account/{x[0]}/{x[1]}")),
         q(account).map(lambda a: ("GET", f"/app/report/{a}")), q(account).map(lambda a: ("GET", f"/app/report/{a}.xlsx")),
+        q(account).map(lambda a: ("POST", f"/widget/{a}/request")),
+        q(cabinet).map(lambda t: ("POST", f"/cabinet/{t}/request")),
     )
 
 
@@ -543,6 +553,56 @@ def test_entry_posts_install_and_events(fuzz: Fuzz):
     @given(req=entry_requests(f))
     def run(req: Req) -> None:
         _, state["fp"] = check(f, req, "entry", state["fp"])
+
+    run()
+
+
+# ---------------------------------------------------------------- 4. the client's requests with real tokens
+
+
+@st.composite
+def ask_requests(draw, f: Fuzz) -> Req:
+    """A request from the widget (real frame tokens) or the cabinet (live and
+    dead links, the live link's real form token or another), with fields
+    drawn from what the forms send and from anything else."""
+    from ledger.models import REQUEST_KINDS
+
+    targets = st.one_of(
+        st.tuples(st.sampled_from(["item", "direction", "task", "entry", "x", ""]), ids(f)).map(":".join),
+        text_values())
+    fields = [("kind", st.one_of(st.sampled_from(REQUEST_KINDS), text_values())), ("target", targets),
+              ("hours", text_values()), ("text", st.one_of(text_values(), st.just("я" * 2001))),
+              ("name", text_values())]
+    pairs = [(k.encode(), quote(draw(v).encode("utf-8", "surrogatepass"), safe="").encode())
+             for k, v in fields if draw(st.integers(0, 4))]
+    if draw(st.integers(0, 3)) == 0:
+        pairs += draw(form_pairs(f, max_size=3))
+    if draw(st.booleans()):
+        account = draw(st.one_of(st.sampled_from(f.account_ids).map(str), ids(f)))
+        req = Req("POST", f"/widget/{quote(account, safe='')}/request", b"", {}, encode_pairs(pairs),
+                  "application/x-www-form-urlencoded")
+        return with_token(req, f.frame_ok[draw(st.sampled_from(sorted(f.frame_ok)))],
+                          draw(st.sampled_from(("header", "form", "query"))))
+    link = draw(st.sampled_from(sorted(f.cabinet)))
+    form_token = draw(st.sampled_from([f.extra["form_token"], f.extra["form_token"][:-1] + "A", "", "x" * 300]))
+    pairs.append((b"_f", quote(form_token, safe="").encode()))
+    return Req("POST", f"/cabinet/{quote(f.cabinet[link], safe='')}/request", b"", {},
+               encode_pairs(draw(st.permutations(pairs))), draw(st.sampled_from(
+                   ["application/x-www-form-urlencoded"] * 4 + CONTENT_TYPES)))
+
+
+def test_client_requests_write_only_when_accepted(fuzz: Fuzz):
+    import re as re_
+
+    f = fuzz
+    page = f.client.get(f"/cabinet/{f.cabinet['live']}").get_data(as_text=True)
+    f.extra["form_token"] = re_.search(r'name="_f" value="([^"]+)"', page).group(1) if 'name="_f"' in page else ""
+    state = {"fp": f.fingerprint()}
+
+    @settings(max_examples=scaled("ask", f), **SETTINGS)
+    @given(req=ask_requests(f))
+    def run(req: Req) -> None:
+        _, state["fp"] = check(f, req, "ask", state["fp"])
 
     run()
 
