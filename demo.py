@@ -284,6 +284,8 @@ def _run(create_app: Callable[[dict], Any], port: int, emulator_port: int, insta
     click.echo(f"    the app page (manager, calculator):  {emu.shell_url(p, CLIENT_ID, 1, 'DEFAULT')}")
     click.echo(f"    the client's cabinet link:           {cabinet}")
     click.echo(f"    chats and notifications (the portal): {emu.url}/p/{p.domain}/im")
+    click.echo("    the client steers: in the widget «Попросить» (pause, hours, first, a question); the manager")
+    click.echo("      accepts or declines on the app page (Запросы клиента); each request also goes to the chat")
     click.echo(f"    e-mails (no SMTP_URL: the outbox):    {Path(app.config['INSTANCE_PATH']) / 'outbox'}/")
     click.echo(f"\nHourbook: {url}/   health: {url}/healthz   (Ctrl-C stops both)")
     while serve:

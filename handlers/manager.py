@@ -171,7 +171,7 @@ def _home(frame: frames.Frame, form: Form | None = None, status: int = 200):
     company_id = request.args.get("company", type=int)
     return render_frame(
         "manager_home.html", portal.id, status, frame=frame, portal=portal, accounts=accounts,
-        first_import=import_progress(s, portal.id, utcnow()),
+        first_import=import_progress(s, portal.id, utcnow()), open_requests=plan_view.open_counts(s, portal.id),
         managers=access.managers(s, portal.id), companies=companies, users=users, company_id=company_id,
         f=lambda action: form if form is not None and action == request.view_args.get("action") else Form({}),
         row_errors=list(dict.fromkeys(form.errors.values()))

@@ -204,3 +204,15 @@ def plan_json(plan: PlanView | None) -> dict:
                          "state": r.request.state, "decided_at": iso(r.request.decided_at),
                          "reason": r.request.reason, "answer": r.request.answer} for r in plan.requests]
     return body
+
+
+def open_counts(session: Session, portal_id: int) -> dict[int, int]:
+    """Open requests per account of the portal, for the list of clients."""
+    from sqlalchemy import func
+
+    from ledger.models import ClientRequest
+
+    return {a: n for a, n in session.execute(
+        select(ClientRequest.account_id, func.count()).join(Account, Account.id == ClientRequest.account_id)
+        .where(Account.portal_id == portal_id, ClientRequest.state == "open")
+        .group_by(ClientRequest.account_id)).all()}

@@ -434,3 +434,12 @@ def test_every_new_message_is_translated():
     for msgid in ("Ask", "Send request", "Client requests", "Requests to the manager", "Forecast by month"):
         found = re.search(r'msgid "' + re.escape(msgid) + r'"\nmsgstr "([^"]*)"', po)
         assert found and found.group(1), msgid
+
+
+def test_the_list_of_clients_counts_open_requests(world, steer):
+    home = world.get("/app/home", manager_token(world))
+    assert home.status_code == 200
+    open_now = len(rows(world, ClientRequest, account_id=world.accounts["romashka"], state="open"))
+    badge = re.search(rf'href="/app/account/{world.accounts["romashka"]}\?[^"]*#steer">([^<]+)</a>', home.text)
+    assert badge and str(open_now) in badge.group(1)
+    assert not re.search(rf'href="/app/account/{world.accounts["vector"]}\?[^"]*#steer"', home.text)  # none waiting
