@@ -124,6 +124,17 @@ def setup_steering(session, account: Account, p: Any, now: datetime) -> list[int
     return [i.id for i in made]
 
 
+def announce_open_requests(hb: Any, account_id: int) -> None:
+    """The chat hears of the demo's waiting request as of any other (once)."""
+    from jobs.steering import announce_request
+    from ledger.client_requests import requests_of
+
+    with hb.sessions() as s:
+        waiting = [r.request_id for r in requests_of(s, account_id, "open")]
+    for request_id in waiting:
+        hb.runner.enqueue(announce_request, request_id, job_id=f"request-chat-{request_id}")
+
+
 def hold_back(p: Any, since: datetime, company: str = "vector") -> list[Any]:
     """Take one client's time records dated from `since` out for now: the
     demo syncs the work before them first, as Hourbook would have seen it
@@ -235,6 +246,7 @@ def _run(create_app: Callable[[dict], Any], port: int, emulator_port: int, insta
     # against the contracts, and /healthz turns 200 on a complete picture.
     hb.runner.start()
     Scheduler(hb.runner).start()
+    announce_open_requests(hb, account_ids[0])
     click.echo("syncing time records …")
     _wait_for(lambda: _first_sync_done(hb, portal_id), "the first sync")
     # The staged client's first stage ended on the 20th of last month: the

@@ -50,6 +50,7 @@ from reports.models import ReportSettings, SentReport, settings_of
 from . import db, frames, plan_view
 from .cabinet import cabinet_url
 from .fields import Form
+from .fields import own_row as _own_row
 from .i18n import hours
 from .views import account_view, frame_ancestors, secure
 from .steering import MANAGER_ACTIONS, MANAGER_ROW_ACTIONS
@@ -595,17 +596,6 @@ def _direction_add(s: Session, account: Account, form: Form, who: str) -> None:
     values = _direction_fields(form)
     if form.ok:
         contracts.add_direction(s, account, values.pop("name"), actor=who, **values)
-
-
-def _own_row(s: Session, account: Account, form: Form, model: Any, field: str, missing: str) -> Any:
-    """The account's row named by the form's `field`, or None with `missing`
-    said: another account's id is answered as if it did not exist."""
-    row_id = form.integer(field)
-    row = s.get(model, row_id) if row_id else None
-    if row is None or row.account_id != account.id:
-        form.fail("_", missing)
-        return None
-    return row
 
 
 def _direction_of(s: Session, account: Account, form: Form) -> Direction | None:

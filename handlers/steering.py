@@ -26,7 +26,7 @@ from ledger.contracts import LedgerError
 from ledger.models import REQUEST_KINDS, Account, ClientRequest, PlanItem
 
 from . import db, frames
-from .fields import MAX_ID, Form
+from .fields import MAX_ID, Form, own_row
 
 bp = Blueprint("steering", __name__)
 
@@ -158,21 +158,12 @@ def cabinet_request(token: str):
 # ---------------------------------------------------------------- the manager's plan editor and queue
 
 
-def _own(s: Session, account: Account, form: Form, model: Any, name: str, missing: str) -> Any:
-    row_id = form.integer(name)
-    row = s.get(model, row_id) if row_id else None
-    if row is None or row.account_id != account.id:
-        form.fail("_", missing)
-        return None
-    return row
-
-
 def _item_of(s: Session, account: Account, form: Form) -> PlanItem | None:
-    return _own(s, account, form, PlanItem, "item_id", _("No such plan item."))
+    return own_row(s, account, form, PlanItem, "item_id", _("No such plan item."))
 
 
 def _request_of(s: Session, account: Account, form: Form) -> ClientRequest | None:
-    return _own(s, account, form, ClientRequest, "request_id", _("No such request."))
+    return own_row(s, account, form, ClientRequest, "request_id", _("No such request."))
 
 
 def _item_fields(form: Form) -> dict[str, Any]:

@@ -114,38 +114,29 @@ def no_english_in_russian(body: str, lang: str) -> None:
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("lang", ["ru", "en"])
 @pytest.mark.parametrize("kind,about", KINDS, ids=[f"{k}-{a}" for k, a in KINDS])
-def test_request_from_the_widget(env: Env, page: Page, js_errors: list[str], kind: str, about, lang: str,
-                                 size: str):
+@pytest.mark.parametrize("place", ["widget", "cabinet"])
+def test_each_request_from_the_widget_and_the_cabinet(env: Env, page: Page, js_errors: list[str], place: str,
+                                                      kind: str, about, lang: str, size: str):
+    """The widget inside the portal's frame (its frame token, no cookies), the
+    cabinet as a first-party page (its signed form token)."""
     page.set_viewport_size(SIZES[size])
-    page.goto(env.widget("romashka", lang=lang))
-    frame: Frame = app_frame(page, env)
-    fitted(page, frame)
-    text = ask(env, frame, kind, about, lang)
-    check_sent(env, frame, kind, lang, text, "widget")
-    fitted(page, frame)  # the page after the post is sized to its content too
-    frame.locator("#requests").scroll_into_view_if_needed()
-    name = f"steer-widget-{kind}-{about}-{lang}-{size}"
+    if place == "widget":
+        page.goto(env.widget("romashka", lang=lang))
+        where = app_frame(page, env)
+        fitted(page, where)
+    else:
+        page.goto(f"{env.cabinet}?lang={lang}")
+        where = page
+    made = check_sent(env, where, kind, lang, ask(env, where, kind, about, lang), place)
+    if place == "widget":
+        fitted(page, where)  # the page after the post is sized to its content too
+    else:
+        assert made.author.startswith("Ирина")
+    where.locator("#requests").scroll_into_view_if_needed()
+    name = f"steer-{place}-{kind}-{about}-{lang}-{size}"
     shot(page, name)
-    assert not horizontal_scroll(frame) and overflow(frame) == [], name
-    no_english_in_russian(clean(frame.locator("body").inner_text()), lang)
-    assert js_errors == []
-
-
-@pytest.mark.parametrize("size", SIZES)
-@pytest.mark.parametrize("lang", ["ru", "en"])
-@pytest.mark.parametrize("kind,about", KINDS, ids=[f"{k}-{a}" for k, a in KINDS])
-def test_request_from_the_cabinet(env: Env, page: Page, js_errors: list[str], kind: str, about, lang: str,
-                                  size: str):
-    page.set_viewport_size(SIZES[size])
-    page.goto(f"{env.cabinet}?lang={lang}")
-    text = ask(env, page, kind, about, lang)
-    made = check_sent(env, page, kind, lang, text, "cabinet")
-    assert made.author.startswith("Ирина")
-    name = f"steer-cabinet-{kind}-{about}-{lang}-{size}"
-    page.locator("#requests").scroll_into_view_if_needed()
-    shot(page, name)
-    assert not horizontal_scroll(page) and overflow(page) == [], name
-    no_english_in_russian(clean(page.locator("body").inner_text()), lang)
+    assert not horizontal_scroll(where) and overflow(where) == [], name
+    no_english_in_russian(clean(where.locator("body").inner_text()), lang)
     assert js_errors == []
 
 
