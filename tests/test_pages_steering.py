@@ -14,6 +14,7 @@ import demo
 from ledger.db import utcnow
 from ledger.devplan import items, plan_status
 from ledger.models import Account, AuditEvent, Cap, ClientRequest, PlanItem, TimeEntry
+from reports.models import ReportSettings
 from tests.pages import H, form_html, frame_token, page_text, world_fixture
 
 world = world_fixture("sqlite", "postgresql")
@@ -30,6 +31,8 @@ def steer(world):
     with world.session() as s, s.begin():
         romashka = s.get(Account, world.accounts["romashka"])
         ids = demo.setup_steering(s, romashka, world.p, utcnow())
+        s.add(ReportSettings(account_id=romashka.id, weekly=False, send_hour=9, chat_dialog="chat7",
+                             notify_user_ids="", alert_days=5, client_alerts=False))  # the project chat
         link = create_cabinet_link(s, romashka, actor="test", label="Директор")
         s.flush()
         with world.app.test_request_context():
@@ -174,6 +177,8 @@ def test_each_request_kind_is_kept_and_told_to_the_chat_once(world, steer, place
     assert announce_request(made.id) == "already"
     new = world.emu.messages[messages:]
     assert len(new) == 1 and "Hourbook" in new[0]["params"]["MESSAGE"]
+    assert (new[0]["method"], new[0]["params"]["DIALOG_ID"]) == ("im.message.add", "chat7")
+    assert "Ромашка" in new[0]["params"]["MESSAGE"] and (made.text[:20] in new[0]["params"]["MESSAGE"])
     assert world.counts()["postings"] == postings  # a request never moves hours by itself
 
 
