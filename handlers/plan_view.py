@@ -147,10 +147,10 @@ def forecast_table(status: PlanStatus, tariff_s: int, first_month_s: int | None,
     done_in: dict[int, int | None] = {f.key: f.month for f in result.items}
     finished: dict[int, list[str]] = {}
     for d in status.directions:
-        if not d.items or any(i.state == "paused" for i in d.items if i.state != "done"):
-            continue
-        months = [done_in.get(i.item_id) for i in d.items]
-        if None in months:
+        # As the ledger says a direction's month (plan_status): its last
+        # scheduled task's; paused tasks wait outside the forecast.
+        months = [done_in.get(i.item_id) for i in d.items if i.state not in ("done", "paused")]
+        if not months or None in months:
             continue
         finished.setdefault(max(m for m in months if m is not None), []).append(d.name)
     count = min(SHOWN_MONTHS, max(len(result.months), max(finished, default=-1) + 1))

@@ -448,3 +448,21 @@ def test_the_list_of_clients_counts_open_requests(world, steer):
     badge = re.search(rf'href="/app/account/{world.accounts["romashka"]}\?[^"]*#steer">([^<]+)</a>', home.text)
     assert badge and str(open_now) in badge.group(1)
     assert not re.search(rf'href="/app/account/{world.accounts["vector"]}\?[^"]*#steer"', home.text)  # none waiting
+
+
+def test_the_forecast_table_agrees_with_each_directions_month(world, steer):
+    """The manager's month-by-month table and the client's "expected" month
+    say the same of every direction, at the same tariff and free hours."""
+    from handlers.plan_view import forecast_table
+    from ledger import calendar as cal
+    from ledger.summary import summarize
+
+    with world.session() as s:
+        now = utcnow()
+        summary = summarize(s, world.accounts["romashka"], now)
+        first = max(0, summary.left_s)
+        status = plan_status(s, world.accounts["romashka"], now, tariff_s=20 * H, first_month_s=first)
+        table, _beyond = forecast_table(status, 20 * H, first, cal.local_date(now, summary.time_zone))
+    said = {name: m.month for m in table for name in m.finished}
+    expected = {d.name: d.finish_month for d in status.directions if d.finish_month is not None}
+    assert said == expected and expected

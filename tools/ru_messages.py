@@ -683,6 +683,6 @@ RU.update({
     "Nothing changes until the manager accepts it.": "Ничего не изменится, пока менеджер не примет запрос.",
     "Forecast": "Прогноз",
     "%(num)d request": ("%(num)d запрос", "%(num)d запроса", "%(num)d запросов"),
-    "Directions with a paused task get no month until it is resumed.": "У направлений с задачей на паузе месяца нет, пока её не возобновят.",
+    "Paused tasks wait outside the forecast until they are resumed.": "Задачи на паузе не входят в прогноз, пока их не возобновят.",
     "Ask the manager about a line of the report: the answer appears here.": "Задайте менеджеру вопрос по строке отчёта — ответ появится здесь.",
 })
