@@ -101,7 +101,7 @@ def fuzz(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
             from ledger.db import utcnow
             from ledger.models import Account
 
-            demo.setup_steering(s, s.get(Account, w.accounts["romashka"]), w.p, utcnow())
+            plan_items = demo.setup_steering(s, s.get(Account, w.accounts["romashka"]), w.p, utcnow())
         with hb.engine.connect() as conn:
             rows: set[int] = set()
             for table in ("managers", "team_members", "directions", "caps", "cabinet_links", "report_recipients",
@@ -121,7 +121,7 @@ def fuzz(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         yield Fuzz(world=w, client=w.app.test_client(), fingerprint=Fingerprint(hb.engine), frame_ok=ok,
                    frame_bad=bad_frame_tokens(a_admin, ok["B admin"]), cabinet=cabinet,
                    account_ids=sorted(w.accounts.values()), row_ids=sorted(rows), entry_forms=entry,
-                   app_tokens=app_tokens)
+                   app_tokens=app_tokens, extra={"plan_items": plan_items})
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -568,6 +568,7 @@ def ask_requests(draw, f: Fuzz) -> Req:
     from ledger.models import REQUEST_KINDS
 
     targets = st.one_of(
+        st.sampled_from(f.extra["plan_items"]).map(lambda i: f"item:{i}"),  # «Ромашка»'s own: often accepted
         st.tuples(st.sampled_from(["item", "direction", "task", "entry", "x", ""]), ids(f)).map(":".join),
         text_values())
     fields = [("kind", st.one_of(st.sampled_from(REQUEST_KINDS), text_values())), ("target", targets),
@@ -577,13 +578,14 @@ def ask_requests(draw, f: Fuzz) -> Req:
              for k, v in fields if draw(st.integers(0, 4))]
     if draw(st.integers(0, 3)) == 0:
         pairs += draw(form_pairs(f, max_size=3))
-    if draw(st.booleans()):
-        account = draw(st.one_of(st.sampled_from(f.account_ids).map(str), ids(f)))
+    if draw(st.sampled_from(["widget", "cabinet"])) == "widget":
+        account = draw(st.one_of(st.just(str(f.world.accounts["romashka"])), st.sampled_from(f.account_ids).map(str),
+                                 ids(f)))
         req = Req("POST", f"/widget/{quote(account, safe='')}/request", b"", {}, encode_pairs(pairs),
                   "application/x-www-form-urlencoded")
-        return with_token(req, f.frame_ok[draw(st.sampled_from(sorted(f.frame_ok)))],
+        return with_token(req, f.frame_ok[draw(st.sampled_from(["A admin"] * 3 + sorted(f.frame_ok)))],
                           draw(st.sampled_from(("header", "form", "query"))))
-    link = draw(st.sampled_from(sorted(f.cabinet)))
+    link = draw(st.sampled_from(["live"] * 4 + sorted(f.cabinet)))  # mostly the live link, so forms get read
     form_token = draw(st.sampled_from([f.extra["form_token"], f.extra["form_token"][:-1] + "A", "", "x" * 300]))
     pairs.append((b"_f", quote(form_token, safe="").encode()))
     return Req("POST", f"/cabinet/{quote(f.cabinet[link], safe='')}/request", b"", {},
@@ -597,6 +599,13 @@ def test_client_requests_write_only_when_accepted(fuzz: Fuzz):
     f = fuzz
     page = f.client.get(f"/cabinet/{f.cabinet['live']}").get_data(as_text=True)
     f.extra["form_token"] = re_.search(r'name="_f" value="([^"]+)"', page).group(1) if 'name="_f"' in page else ""
+    # The doors open: a well-formed request from each place is kept (and the fuzz below varies around them).
+    item = f"item:{f.extra['plan_items'][4]}"
+    good = [f.client.post(f"/widget/{f.world.accounts['romashka']}/request",
+                          data={"_t": f.frame_ok["A admin"], "kind": "pause", "target": item}),
+            f.client.post(f"/cabinet/{f.cabinet['live']}/request",
+                          data={"_f": f.extra["form_token"], "kind": "first", "target": item})]
+    assert [r.status_code for r in good] == [303, 303], [r.get_data(as_text=True)[:300] for r in good]
     state = {"fp": f.fingerprint()}
 
     @settings(max_examples=scaled("ask", f), **SETTINGS)
