@@ -7,7 +7,7 @@ import logging
 import signal
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from types import SimpleNamespace
 from collections.abc import Callable
@@ -26,7 +26,6 @@ from ledger.contracts import (
     add_account,
     add_direction,
     add_team_member,
-    advance_stage,
     set_mode,
     set_retainer,
     set_staged,
@@ -34,8 +33,12 @@ from ledger.contracts import (
 )
 from ledger.hours import format_hours
 from ledger.access import add_recipient, create_cabinet_link
+from reports.act import acts_of
+from reports.agenda import add_note
 from reports.models import ReportSettings
-from ledger.models import Account, Contract, Portal, TimeEntry
+from ledger.models import Account, Contract, Portal, Stage, TimeEntry
+from ledger.projects import accept_stage, add_item, project_status, record_payment, set_item_state, set_stage_dates
+from ledger.advisor import advise, Item
 from ledger.plan import tariff_options
 from jobs.reports import check_alerts
 from jobs.schedule import Scheduler
@@ -81,8 +84,9 @@ def setup_contracts(session, portal: Portal, p: Any, now: datetime, advance: boo
     for user_id, name, role in p.staff:
         add_team_member(session, portal, user_id, name=name, role=role, actor="demo", now=now)
     mid = stage_change(portal.time_zone, now)
+    setup_projects(session, portal, p, vector, sokolova, now)
     if advance and mid < now:
-        advance_stage(session, staged, actor="demo", now=now, ends_at=mid)
+        accept_first_stage(session, vector, now, mid)
     return [romashka, vector, sokolova]
 
 
@@ -134,6 +138,102 @@ def announce_open_requests(hb: Any, account_id: int) -> None:
     for request_id in waiting:
         hb.runner.enqueue(announce_request, request_id, job_id=f"request-chat-{request_id}")
 
+def accept_first_stage(session, vector: Account, now: datetime, mid: datetime) -> None:
+    """«Вектор» accepted its audit on the 20th of last month; the setup began then."""
+    first = session.execute(select(Stage).join(Contract, Contract.id == Stage.contract_id).where(
+        Contract.account_id == vector.id, Stage.position == 1)).scalar_one()
+    accept_stage(session, vector, first.id, actor="demo", now=now, at=mid)
+
+
+def setup_projects(session, portal: Portal, p: Any, vector: Account, sokolova: Account, now: datetime) -> None:
+    """The seed's two clients (issue 16). «Вектор» pays stage by stage: the
+    audit is done, accepted and paid; the CRM setup is paid and six days
+    late; the launch is neither begun nor paid. «Соколова» paid the whole
+    project up front: a list of settings with dates, two done (one of them
+    late), the chat on the site three days late, the rest ahead."""
+    tz = portal.time_zone
+    today = cal.local_date(now, tz)
+    start = cal.add_months(cal.month_start(today), -1)
+    tasks = p.keys["tasks"]
+
+    def day(n: int) -> date:
+        return today + timedelta(days=n)
+
+    def at(d: date, hour: int = 12) -> datetime:
+        return min(now, cal.local_midnight(d, tz) + timedelta(hours=hour))
+
+    stages = list(session.execute(select(Stage).join(Contract, Contract.id == Stage.contract_id).where(
+        Contract.account_id == vector.id).order_by(Stage.position)).scalars())
+    audit_due, setup_due = start.replace(day=20), day(-6)
+    for stage, due_on, pay_due_on in zip(stages, (audit_due, setup_due, day(21)),
+                                         (start, start.replace(day=20), day(7))):
+        set_stage_dates(session, vector, stage.id, due_on=due_on, pay_due_on=pay_due_on, actor="demo", now=now)
+    record_payment(session, vector, stages[0].id, True, actor="demo", now=at(start + timedelta(days=1)))
+    record_payment(session, vector, stages[1].id, True, actor="demo", now=at(start.replace(day=21)))
+    scope = [
+        (0, "instruction", "Аудит текущих процессов", 8, audit_due, "vector0", start.replace(day=12)),
+        (0, "setting", "Схема воронок продаж", 12, audit_due, "vector1", start.replace(day=18)),
+        (1, "setting", "Сделки: стадии, поля, роботы", 14, day(-10), "vector2", day(-8)),
+        (1, "setting", "Карточка компании", 8, setup_due, "vector3", None),
+        (1, "integration", "Заявки с сайта в CRM", 18, setup_due, "vector4", None),
+        # the launch is not begun: its tasks get linked when it starts
+        (2, "integration", "Обмен с 1С", 6, day(14), None, None),
+        (2, "training", "Обучение отдела продаж", 4, day(18), None, None),
+        (2, "instruction", "Инструкция и приёмка", 2, day(21), None, None),
+    ]
+    for stage_n, kind, title, hours, due_on, task, done_on in scope:
+        item = add_item(session, vector, kind=kind, title=title, planned_s=hours * 3600, due_on=due_on,
+                        stage_id=stages[stage_n].id, task_ids=(tasks[task],) if task else (), actor="demo", now=now)
+        if done_on is not None:
+            set_item_state(session, vector, item.id, "done", actor="demo", now=at(done_on))
+    set_stage_dates(session, sokolova, None, due_on=None, pay_due_on=start, actor="demo", now=now)
+    record_payment(session, sokolova, None, True, actor="demo", now=at(start + timedelta(days=2)))
+    scope = [
+        ("setting", "Запуск CRM: базовая настройка", 10, start.replace(day=15), "sokolova0", start.replace(day=14),
+         True),
+        ("setting", "Импорт клиентов из Excel", 6, start.replace(day=25), "sokolova1", start.replace(day=27), True),
+        ("integration", "Открытые линии и чат на сайте", 10, day(-3), "sokolova2", None, False),
+        ("setting", "Бизнес-процесс заказа", 12, day(10), "sokolova3", None, False),
+        ("instruction", "Инструкция для администратора", 4, day(14), "sokolova4", None, False),
+        ("integration", "Телефония: сценарии звонков", 10, day(20), "sokolova5", None, False),
+        ("training", "Финальное обучение", 8, day(25), "sokolova6", None, False),
+    ]
+    for kind, title, hours, due_on, task, done_on, accepted in scope:
+        item = add_item(session, sokolova, kind=kind, title=title, planned_s=hours * 3600, due_on=due_on,
+                        task_ids=(tasks[task],), actor="demo", now=now)
+        if done_on is not None:
+            set_item_state(session, sokolova, item.id, "done", actor="demo", now=at(done_on))
+        if accepted:
+            set_item_state(session, sokolova, item.id, "accepted", actor="demo",
+                           now=at(done_on + timedelta(days=1)))
+
+
+def rub(minor: int) -> str:
+    return f"{minor // 100:,}".replace(",", "\u00a0") + "\u00a0₽"
+
+
+def project_story(session, account: Account, now: datetime) -> list[str]:
+    """What the demo says of a project, in the seed's terms: what was bought,
+    what is done, what is late, what was paid, what leaving would take."""
+    status = project_status(session, account.id, now)
+    if status is None:
+        return []
+    items = status.items
+    done = [i for i in items if i.state in ("done", "accepted")]
+    lines = [f"  {account.name}: " + ("по этапам" if status.kind == "staged" else "оплачен сразу")
+             + f", {len(items)} пунктов на {format_hours(status.planned_s)}, {rub(status.price_minor)}",
+             f"    сделано {len(done)} из {len(items)}, потрачено {format_hours(status.spent_s)};"
+             f" оплачено {rub(status.paid_minor)} из {rub(status.price_minor)}"]
+    said = {"missed": "опаздывает на {n} дн.", "projected": "в таком темпе закончится на {n} дн. позже срока",
+            "was": "закончен с опозданием на {n} дн."}
+    for subject, late in status.late:
+        name = f"«{subject.title}»" if hasattr(subject, "title") else (
+            f"этап «{subject.name}»" if subject.id else "проект")
+        lines.append(f"    {name} {said[late.kind].format(n=late.days)}")
+    lines.append(f"    уйти к другому подрядчику: python app.py export --account {account.id} --out handover/"
+                 f" ({len(done)} готовых пунктов, {sum(len(i.tasks) for i in items)} задач со ссылками)")
+    return lines
+
 
 def hold_back(p: Any, since: datetime, company: str = "vector") -> list[Any]:
     """Take one client's time records dated from `since` out for now: the
@@ -169,6 +269,11 @@ def _first_sync_done(hb: Any, portal_id: int) -> bool:
     with hb.sessions() as s:
         state = s.get(SyncState, portal_id)
         return state is not None and state.first_sync_at is not None
+
+
+def _acts_made(hb: Any, account_id: int) -> bool:
+    with hb.sessions() as s:
+        return bool(acts_of(s, account_id))
 
 
 def _synced(hb: Any, portal_id: int) -> int:
@@ -252,12 +357,19 @@ def _run(create_app: Callable[[dict], Any], port: int, emulator_port: int, insta
     # The staged client's first stage ended on the 20th of last month: the
     # work logged after it reaches the portal (and Hourbook) only now.
     with hb.sessions() as s, s.begin():
-        staged = s.execute(select(Contract).where(Contract.account_id == account_ids[1])).scalar_one()
-        advance_stage(s, staged, actor="demo", ends_at=change)  # finished today, as of the 20th
+        accept_first_stage(s, s.get(Account, account_ids[1]), datetime.now(timezone.utc), change)
     log_again(p, later)
     hb.runner.enqueue(hb.jobs.sync_portal, portal_id, True, False, job_id=f"sync-{portal_id}-demo")
     hb.runner.enqueue(hb.jobs.close_periods, job_id="close-periods")
     _wait_for(lambda: _synced(hb, portal_id) >= len(p.time), "the second sync")
+    # Last month closed (the close job, queued above): its act is made with
+    # it; the weekly call left a note for the next report.
+    _wait_for(lambda: _acts_made(hb, account_ids[0]), "last month's act")
+    with hb.sessions() as s, s.begin():
+        add_note(s, s.get(Account, account_ids[0]), call_on=cal.local_date(now, p.time_zone),
+                 text="Клиент просит сначала закончить интеграцию с 1С, роботы — после неё.",
+                 author="Анна Петрова (#1)", now=now)
+        act_months = [a.period for a in acts_of(s, account_ids[0])]
     hb.runner.enqueue(check_alerts, job_id="alerts-demo")  # on the complete picture, not the first minute's
     with hb.sessions() as s:
         click.echo("")
@@ -275,6 +387,21 @@ def _run(create_app: Callable[[dict], Any], port: int, emulator_port: int, insta
             click.echo(f"    {option.tariff_h:>3} ч × {option.months} мес = "
                        f"{option.total_price_minor // 100:,} ₽ ({option.monthly_price_minor // 100:,} ₽/мес)"
                        .replace(",", " "))
+    click.echo("\n  Проекты внедрения / implementation projects (seed 2):")
+    with hb.sessions() as s:
+        for account_id in account_ids[1:]:
+            for line in project_story(s, s.get(Account, account_id), datetime.now(timezone.utc)):
+                click.echo(line)
+        vector_scope = project_status(s, account_ids[1], datetime.now(timezone.utc))
+    if vector_scope is not None:
+        advice = advise([Item(i.title, i.planned_s) for i in vector_scope.items], vector_scope.price_minor,
+                        10 * 3600, cal.local_date(datetime.now(timezone.utc), "Europe/Moscow"),
+                        monthly_budget_minor=120_000_00)
+        chosen = advice.recommended
+        click.echo("    советник для «Вектора» (бюджет 120 000 ₽ в месяц, 10 ч в неделю): "
+                   + (f"{'сразу' if chosen.stages_n == 1 else f'{chosen.stages_n} этапа' if chosen.stages_n < 5 else '5 этапов'}, самый дорогой месяц"
+                      f" {rub(chosen.max_month_minor)}, готово к {chosen.finish_on:%d.%m.%Y}" if chosen
+                      else advice.reason))
     from sqlalchemy.exc import SQLAlchemyError
 
     from b24.client import RestError
@@ -295,6 +422,9 @@ def _run(create_app: Callable[[dict], Any], port: int, emulator_port: int, insta
     click.echo(f"    CRM card of «Ромашка» (the widget):   {emu.shell_url(p, CLIENT_ID, 1, 'CRM_COMPANY_DETAIL_TAB', {'ID': str(company)})}")
     click.echo(f"    the app page (manager, calculator):  {emu.shell_url(p, CLIENT_ID, 1, 'DEFAULT')}")
     click.echo(f"    the client's cabinet link:           {cabinet}")
+    if act_months:
+        click.echo(f"    last month's act ({act_months[0]}): PDF and XLSX on the app page (client «Ромашка», "
+                   "Acts) and in the cabinet")
     click.echo(f"    chats and notifications (the portal): {emu.url}/p/{p.domain}/im")
     click.echo("    the client steers: in the widget «Попросить» (pause, hours, first, a question); the manager")
     click.echo("      accepts or declines on the app page (Запросы клиента); each request also goes to the chat")

@@ -1,5 +1,5 @@
 """The command line (`python app.py …`): the app's own commands (demo,
-connect, sync, doctor, worker, scheduler, report, serve) and the ledger's
+connect, sync, doctor, worker, scheduler, report, act, serve) and the ledger's
 (`commands.ledger`). It builds the app through `app.create_app` only when a
 command needs the database."""
 from __future__ import annotations
@@ -285,3 +285,11 @@ def _create_app(overrides: Mapping[str, Any] | None) -> Flask:
 from commands.doctor import doctor  # noqa: E402  (needs RECORD_OPTION and AppContext above)
 
 cli.add_command(doctor)
+
+from commands.acts import act  # noqa: E402
+
+cli.add_command(act)
+
+from commands.export import export  # noqa: E402  (issue 16: the handover package)
+
+cli.add_command(export)

@@ -18,6 +18,12 @@ def register(app: Flask) -> None:
     app.register_blueprint(steering.bp)
     app.register_blueprint(doctor.bp)
     widget.register_errors(app)
+    from . import projects  # issue 16: implementation projects
+    app.register_blueprint(projects.bp)
+
+    from . import acts  # the monthly acts and the weekly call's notes
+
+    app.register_blueprint(acts.bp)
 
     @app.before_request
     def refuse_broken_forms():

@@ -29,12 +29,16 @@ from ledger.access import recipients
 from ledger.models import Account, Contract, Period, Portal, Stage
 from ledger.summary import summarize
 from ledger.usage import cap_usage
+from ledger.projects import stall_alerts
+from reports import agenda
 from reports import alerts as alert_texts
+from reports.act import Act
+from reports.act import stored as stored_act
 from reports import render
 from reports.build import build_report, previous_week, span, week_label
 from reports.mail import Mailer, message
 from reports.model import Report
-from reports.models import AlertSent, ReportSettings, SentReport, settings_of
+from reports.models import AlertSent, MonthlyAct, ReportSettings, SentReport, settings_of
 
 from .context import context
 
@@ -98,6 +102,9 @@ def _claim(account_id: int, week: str, key: str, requested_by: str, monday: date
             s.rollback()
             row = None
         if row is not None:
+            # The call's notes and the acts made since the last report go
+            # with this one, and with no later one.
+            agenda.mark_carried(s, row.id, [n.note_id for n in report.notes], [a.act_id for a in report.acts])
             return row.id
     with _tx() as s:  # another worker made it first
         return s.execute(select(SentReport.id).where(SentReport.key == key)).scalar_one()
@@ -131,6 +138,7 @@ def _deliver(report_id: int) -> dict:
         opts = settings_of(s, account.id)
         to = [(r.name, r.email) for r in recipients(s, account.id)]
         report = Report.from_json(row.data)
+        acts = attached_acts(s, report)
         key, done_mail, done_chat = row.key, row.sent_at is not None, row.chat_sent_at is not None
         portal_id = account.portal_id
         row.attempts += 1
@@ -140,7 +148,7 @@ def _deliver(report_id: int) -> dict:
     if not done_mail:
         if to:
             try:
-                where = mailer().send(message(report, key, to, mailer().sender), key.replace(":", "-"))
+                where = mailer().send(message(report, key, to, mailer().sender, acts), key.replace(":", "-"))
                 outcome["mail"] = where
                 with _tx() as s:
                     row = s.get(SentReport, report_id)
@@ -169,6 +177,13 @@ def _deliver(report_id: int) -> dict:
     if errors:
         raise RuntimeError("; ".join(errors))  # the runner retries; what was sent stays sent
     return outcome
+
+
+def attached_acts(s: Session, report: Report) -> list[Act]:
+    """The monthly acts a report carries, as they were kept."""
+    rows = {a.id: a for a in s.execute(select(MonthlyAct).where(
+        MonthlyAct.id.in_([a.act_id for a in report.acts] or [0]))).scalars()}
+    return [stored_act(rows[a.act_id]) for a in report.acts if a.act_id in rows]
 
 
 def post_to_chat(ctx, portal_id: int, opts: ReportSettings, text: str) -> None:
@@ -256,7 +271,7 @@ def due_reports(session: Session, now: datetime) -> list[DueReport]:
 # ---------------------------------------------------------------- alerts
 
 
-ALERT_KINDS = ("used_80", "used_100", "burn_soon", "cap")
+ALERT_KINDS = ("used_80", "used_100", "burn_soon", "cap", "stall")
 
 
 def _fire(account_id: int, period_id: int, kind: str, detail: dict, value_s: int) -> int | None:
@@ -298,6 +313,7 @@ def alerts_due(session: Session, account: Account, now: datetime) -> list[tuple[
             found.append((period_id, f"cap:{cap.cap_id}", {"scope": cap.scope, "ref_id": cap.ref_id,
                                                            "limit_s": cap.limit_s, "used_s": cap.used_s},
                           cap.used_s))
+    found += [(a.period_id, a.kind, a.detail, 0) for a in stall_alerts(session, account.id, now)]  # issue 16
     return found
 
 

@@ -12,6 +12,7 @@ from b24.models import PortalAuth, SyncState
 from ledger import clock
 from ledger.contracts import close_due
 from ledger.models import Portal
+from reports.act import make_missing as make_missing_acts
 
 from .context import context
 from .sync import Sync, SyncReport
@@ -76,11 +77,19 @@ def sync_hinted_tasks(portal_id: int) -> dict:
 
 
 def close_periods(now: datetime | None = None) -> dict:
-    """Close every period whose end has passed in its portal's time zone."""
+    """Close every period whose end has passed in its portal's time zone,
+    then make the act of each month closed (and of months closed before
+    acts existed, a batch a run). The acts come in a transaction of their
+    own: an act that cannot be made never holds a month open; the job
+    fails (and is retried) with the months closed, and any run makes what
+    is missing."""
     ctx = context()
     with ctx.sessions() as s, s.begin():
         run = close_due(s, now or clock.now())
-        return {"closed": [p.label for p in run.closed], "reapplied": run.reapplied}
+        closed = {"closed": [p.label for p in run.closed], "reapplied": run.reapplied}
+    with ctx.sessions() as s, s.begin():
+        made = make_missing_acts(s)
+        return {**closed, "acts": [a.period for a in made]}
 
 
 def active_portals() -> list[int]:

@@ -143,6 +143,9 @@ class ContractTerm(Base):
     hours_s: Mapped[int] = mapped_column(BigInteger)
     price_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # An upfront project's one payment (issue 16): when it is due and when it came.
+    pay_due_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class Stage(Base):
@@ -161,6 +164,12 @@ class Stage(Base):
     price_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     paid: Mapped[bool] = mapped_column(Boolean, default=False)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Issue 16: when the stage's work is due, when its payment is due, and
+    # when the client accepted it (set once: accepting twice changes nothing).
+    due_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    pay_due_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    accepted_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
 
 class Period(Base):
@@ -513,3 +522,50 @@ class ClientRequest(Base):
     # for a while by the worker sending it, as a weekly report is.
     chat_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+# ---------------------------------------------------------------- implementation projects (issue 16)
+
+SCOPE_KINDS = ("setting", "integration", "widget", "training", "instruction")
+
+
+class ScopeItem(Base):
+    """One deliverable of an implementation project: a setting, an
+    integration, a widget, a training session or an instruction, with planned
+    hours, a due date and, in a staged project, the stage it belongs to.
+    Done and accepted are instants set by the manager; "in progress" is read
+    from the time logged on its tasks."""
+
+    __tablename__ = "scope_items"
+    __table_args__ = (
+        CheckConstraint(_in("kind", SCOPE_KINDS), name="scope_item_kind"),
+        CheckConstraint("planned_s >= 0", name="scope_item_planned"),
+        CheckConstraint("accepted_at IS NULL OR done_at IS NOT NULL", name="scope_item_accepted_done"),
+        Index("ix_scope_items_account_position", "account_id", "position"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"), index=True)
+    stage_id: Mapped[int | None] = mapped_column(ForeignKey("stages.id"), nullable=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(500))
+    planned_s: Mapped[int] = mapped_column(BigInteger, default=0)
+    due_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    position: Mapped[int] = mapped_column(Integer)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ScopeTask(Base):
+    """A portal task whose time counts against a scope item: one item per
+    task within an account."""
+
+    __tablename__ = "scope_tasks"
+    __table_args__ = (UniqueConstraint("account_id", "task_id", name="uq_scope_task"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("scope_items.id"), index=True)
+    task_id: Mapped[int] = mapped_column(BigInteger)

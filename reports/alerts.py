@@ -55,6 +55,8 @@ def text(account: str, language: str, period: str, kind: str, detail: dict) -> s
             "id": detail.get("ref_id")}
         body = _("%(account)s: the cap on %(what)s is reached: %(used)s of %(limit)s.") % {
             "account": account, "what": what, "used": hours(detail["used_s"]), "limit": hours(detail["limit_s"])}
+    elif kind.startswith("stall:"):
+        body = stall_text(account, language, kind, detail)
     else:
         body = f"{account}: {kind}"
     return "[B]Hourbook[/B] " + body
@@ -73,3 +75,28 @@ def message(message_text: str, account: str, language: str, to: list[tuple[str, 
     msg["To"] = ", ".join(formataddr(pair) for pair in to)
     msg.set_content(plain(message_text))
     return msg
+
+
+def stall_text(account: str, language: str, kind: str, detail: dict) -> str:
+    """A stalled project (issue 16), said the way the seed fears it: the
+    stage waits for money, for the client, or for the integrator."""
+    _ = _t(language).gettext
+    ngettext = _t(language).ngettext
+    days = int(detail.get("days", 0))
+    stage = detail.get("stage") or ""
+    if detail.get("project") == "staged":
+        what = _("stage «%(name)s»") % {"name": stage}
+    else:
+        what = _("project «%(name)s»") % {"name": stage} if stage else _("the project")
+    if kind == "stall:payment":
+        text = ngettext("%(account)s, %(what)s: waiting for payment for %(num)d day.",
+                        "%(account)s, %(what)s: waiting for payment for %(num)d days.", days)
+    elif kind == "stall:client":
+        text = ngettext("%(account)s, %(what)s: the work is done and has waited for the client's acceptance "
+                        "for %(num)d day.",
+                        "%(account)s, %(what)s: the work is done and has waited for the client's acceptance "
+                        "for %(num)d days.", days)
+    else:
+        text = ngettext("%(account)s, %(what)s: no work for %(num)d day.",
+                        "%(account)s, %(what)s: no work for %(num)d days.", days)
+    return text % {"account": account, "what": what, "num": days}

@@ -17,6 +17,7 @@ from ledger.db import utcnow
 from ledger.models import Account, Portal, Posting, Task, TeamMember, TimeEntry
 from ledger.summary import summarize
 
+from . import agenda
 from .model import SCHEMA, DirectionLine, PersonTotal, Report, TaskTotal, WorkLine
 
 TaskUrl = Callable[[str, int, "int | None"], str]
@@ -110,6 +111,7 @@ def build_report(session: Session, account_id: int, monday: date, task_url: Task
     titles = {t.task_id: t for t in session.execute(select(Task).where(
         Task.portal_id == portal.id, Task.task_id.in_({e.task_id for e in entries} or {0}))).scalars()}
     corrected = _corrections(session, [e.id for e in entries])
+    paused_lines, after_pause = agenda.paused(session, account.id, portal.id, tz)
 
     def url(task_id: int) -> str:
         task = titles.get(task_id)
@@ -124,7 +126,7 @@ def build_report(session: Session, account_id: int, monday: date, task_url: Task
             role=role if e.state != "not_team" else "", task_id=e.task_id,
             task=task.title if task and task.title else f"#{e.task_id}", url=url(e.task_id),
             comment=e.comment or "", duration_s=e.duration_s, counted_s=e.counted_s,
-            correction=e.id in corrected, team=e.state != "not_team",
+            correction=e.id in corrected, team=e.state != "not_team", paused=e.id in after_pause,
         ))
 
     per_task: dict[int, int] = defaultdict(int)
@@ -158,6 +160,7 @@ def build_report(session: Session, account_id: int, monday: date, task_url: Task
         elif balance.kind == "project":
             period_name = None
     f = summary.forecast
+    over_plan, next_items = agenda.plan_lines(session, account.id, now)
     return Report(
         schema=SCHEMA, account_id=account.id, account=account.name, language=account.language,
         portal=portal.domain, time_zone=tz, week=label or week_label(monday), first_day=monday,
@@ -171,5 +174,8 @@ def build_report(session: Session, account_id: int, monday: date, task_url: Task
         week_s=sum(per_task.values()), others_s=sum(x.duration_s for x in lines if not x.team),
         lines=tuple(lines), tasks=tuple(tasks), people=tuple(team), in_progress=in_progress,
         directions=tuple(DirectionLine(d.name, d.planned_s, d.spent_s, d.period_s) for d in summary.directions),
+        requests=agenda.open_requests(session, account.id, portal.id, tz), over_plan=over_plan, next_items=next_items,
+        paused_work=paused_lines, notes=agenda.pending_notes(session, account.id),
+        acts=agenda.pending_acts(session, account.id),
     )
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+from collections.abc import Sequence
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from . import render
+from . import act_render, render
+from .act import Act
 from .model import Report
 
 XLSX = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
@@ -30,8 +32,11 @@ def attachment_name(report: Report) -> str:
     return f"hourbook-{report.account_id}-{report.week}.xlsx"
 
 
-def message(report: Report, key: str, to: list[tuple[str, str]], sender: str) -> EmailMessage:
-    """The whole e-mail for `report`; `key` names the sent report (its Message-ID)."""
+def message(report: Report, key: str, to: list[tuple[str, str]], sender: str,
+            acts: Sequence[Act] = ()) -> EmailMessage:
+    """The whole e-mail for `report`; `key` names the sent report (its
+    Message-ID). `acts` are the monthly acts it carries (`report.acts`, as
+    kept): each attached as a PDF and an XLSX."""
     msg = EmailMessage(policy=POLICY)
     msg["Subject"] = render.subject(report)
     msg["From"] = sender
@@ -44,6 +49,11 @@ def message(report: Report, key: str, to: list[tuple[str, str]], sender: str) ->
     msg.set_content(render.text(report), cte="base64")
     msg.add_alternative(render.html(report), subtype="html", cte="base64")
     msg.add_attachment(render.xlsx(report), maintype=XLSX[0], subtype=XLSX[1], filename=attachment_name(report))
+    for act in acts:
+        msg.add_attachment(act_render.pdf(act), maintype="application", subtype="pdf",
+                           filename=act_render.filename(act, "pdf"))
+        msg.add_attachment(act_render.xlsx(act), maintype=XLSX[0], subtype=XLSX[1],
+                           filename=act_render.filename(act, "xlsx"))
     for number, part in enumerate(p for p in msg.walk() if p.is_multipart()):
         part.set_boundary(f"=_hourbook_{report.digest[:20]}_{number}")
     return msg

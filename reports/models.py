@@ -4,9 +4,9 @@ renders the same forever), and every alert fired (once per account,
 period and kind, held by a unique key however many workers race)."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ledger.db import Base, UTCDateTime, utcnow
@@ -83,3 +83,42 @@ def settings_of(session: Session, account_id: int) -> ReportSettings:
     return found if found is not None else ReportSettings(account_id=account_id, weekly=True, send_hour=9,
                                                           chat_dialog="", notify_user_ids="", alert_days=5,
                                                           client_alerts=True)
+
+
+class MonthlyAct(Base):
+    """The act of work done for one closed month (акт выполненных работ),
+    kept with the data it was made from (reports.act.Act as canonical
+    JSON): a closed month is frozen, so its act never changes, and a later
+    correction shows in the next month's act. One per period: the unique
+    key holds it however many workers close the month at once."""
+
+    __tablename__ = "monthly_acts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("periods.id"), unique=True)
+    period: Mapped[str] = mapped_column(String(16))  # "2026-11"
+    data: Mapped[str] = mapped_column(Text)
+    digest: Mapped[str] = mapped_column(String(64))
+    made_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    made_by: Mapped[str] = mapped_column(String(255), default="close")  # close, backfill, cli, demo
+    # The report that carried it to the client (the first one built after
+    # it was made); NULL until then.
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("sent_reports.id"), nullable=True)
+
+
+class CallNote(Base):
+    """A note the manager took at the weekly call. It goes into the next
+    report built for the account, which names it (`report_id`): once
+    reported it is not reported again."""
+
+    __tablename__ = "call_notes"
+    __table_args__ = (CheckConstraint("text <> ''", name="call_note_text"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    call_on: Mapped[date] = mapped_column(Date)  # the day of the call, in the portal's zone
+    text: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("sent_reports.id"), nullable=True)

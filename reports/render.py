@@ -36,7 +36,7 @@ from ledger import calendar as cal
 from ledger.hours import format_hm, format_hours
 
 from .i18n import LANGUAGES, translations
-from .model import DirectionLine, Report, WorkLine
+from .model import AgendaRequest, DirectionLine, PlanLine, Report, WorkLine
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
@@ -111,6 +111,14 @@ def _month_name(label: str, lang: str) -> str | None:
         return None
     text = format_date(date(int(m.group(1)), int(m.group(2)), 1), "LLLL yyyy", locale=lang)
     return text[:1].upper() + text[1:]
+
+
+def month_in_sentence(label: str, lang: str) -> str:
+    """«ноябрь 2026», "November 2026": a month inside a sentence."""
+    m = re.fullmatch(r"(\d{4})-(\d{2})", label or "")
+    if not m or not 1 <= int(m.group(2)) <= 12:
+        return label
+    return format_date(date(int(m.group(1)), int(m.group(2)), 1), "LLLL y", locale=lang)
 
 
 def _roles(w: _Words) -> dict[str, str]:
@@ -270,6 +278,7 @@ def _view(report: Report, max_lines: int = EMAIL_MAX_LINES) -> dict[str, Any]:
         "team_lines": [line_view(x) for x in team_lines], "hidden_lines": len(team_lines) - shown,
         "outside": [line_view(x) for x in outside_lines],
         "any_correction": any(x.correction for x in team_lines),
+        "any_paused": any(x.paused for x in team_lines), "agenda": agenda_view(report, w, v_burn=warning or forecast),
         "any_rounding": any(not is_outside(x) and x.counted_s != x.duration_s for x in team_lines),
         "week_line": week_line, "others_line": others_line, "roles": roles,
         "tasks": list(r.tasks),
@@ -288,6 +297,53 @@ def _direction(d: DirectionLine) -> dict[str, Any]:
     else:
         bar = _parts(_percent(d.spent_s, d.planned_s), ACCENT)
     return {"d": d, "over": over, "bar": bar}
+
+
+# ------------------------------------------------------------------ the call's agenda
+
+def agenda_view(r: Report, w: _Words, v_burn: str = "") -> dict[str, Any]:
+    """The weekly call's agenda as sections of one-line items, worded in the
+    report's language; empty sections are left out. `v_burn` is what the
+    report says will burn (its warning or forecast sentence)."""
+    _ = w.gettext
+
+    def request(x: AgendaRequest) -> str:
+        kind = {"pause": _("pause"), "resume": _("resume"), "first": _("do it first"),
+                "question": _("question"), "cap": _("limit to %(hours)s") % {"hours": w.hours(x.cap_s or 0)}
+                }.get(x.kind, x.kind)
+        text = f"{kind[:1].upper()}{kind[1:]}: {x.subject}" if x.subject else kind[:1].upper() + kind[1:]
+        if x.text:
+            text += f" — «{_one_line(x.text)}»" if w.lang == "ru" else f' — "{_one_line(x.text)}"'
+        return text + f" ({x.author}, {w.day(x.created_on)})"
+
+    def left(x: PlanLine) -> str:
+        return _("%(spent)s of %(planned)s") % {"spent": format_hm(x.spent_s), "planned": format_hm(x.planned_s)}
+
+    def name(x: PlanLine) -> str:
+        return x.title or (f"#{x.task_id}" if x.task_id else "")
+
+    sections = []
+    if r.requests:
+        sections.append({"title": _("The client's requests"), "items": [request(x) for x in r.requests]})
+    if r.over_plan:
+        sections.append({"title": _("Over the planned hours"), "items": [f"{name(x)}: {left(x)}" for x in r.over_plan]})
+    if r.paused_work:
+        sections.append({"title": _("Time logged after a pause"), "items": [
+            _("%(task)s: %(hours)s since the pause on %(date)s") % {
+                "task": x.task, "hours": w.hours(x.counted_s), "date": w.day(x.paused_on)} for x in r.paused_work]})
+    # What will burn is on the agenda when there is one (a report kept before
+    # agendas existed has none, and renders as it did).
+    if v_burn and r.forecast_burn_s > 0 and sections:
+        sections.append({"title": _("What will burn"), "items": [v_burn]})
+    if r.next_items:
+        sections.append({"title": _("Next in the plan"), "items": [
+            f"{x.priority}. {name(x)}: {left(x)}" for x in r.next_items]})
+    if r.notes:
+        sections.append({"title": _("Notes from the call"), "items": [
+            f"{w.day(x.call_on)}, {x.author}: {x.text}" for x in r.notes]})
+    acts = [_("The act of work done for %(month)s is attached (PDF and XLSX).") % {
+        "month": month_in_sentence(a.period, w.lang)} for a in r.acts]
+    return {"title": _("Agenda for the weekly call"), "sections": sections, "acts": acts}
 
 
 # ------------------------------------------------------------------ subject
@@ -445,6 +501,8 @@ def text(report: Report) -> str:
             task = f"{_one_line(line.task)} (#{line.task_id})"
             if line.correction:
                 task += " [" + _("correction") + "]"
+            if line.paused:
+                task += " [" + _("after the pause") + "]"
             if line.comment:
                 task += "\n" + _one_line(line.comment)
             duration = x["hm"] + ("*" if x["rounded"] else "")
@@ -455,6 +513,8 @@ def text(report: Report) -> str:
             out.append("* " + _("Rounded as the contract says; the work log in the attachment has the time as logged."))
         if v["any_correction"]:
             out.append(_("Correction: work dated in a period already closed, counted in the current one."))
+        if v["any_paused"]:
+            out.append(_("After the pause: logged on a task paused at the client's request; counted, the manager decides."))
 
     if r.tasks:
         heading(_("By task"))
@@ -484,6 +544,18 @@ def text(report: Report) -> str:
                  format_hm(d["d"].period_s)] for d in v["directions"]]
         out.extend(_table([_("Direction"), _("Planned"), _("Spent"), _("This period")], rows, {1, 2, 3},
                           wrap_col=0))
+
+    agenda = v["agenda"]
+    if agenda["sections"]:
+        heading(agenda["title"])
+        for section in agenda["sections"]:
+            out.append(section["title"] + ":")
+            for item in section["items"]:
+                out.extend(textwrap.wrap("• " + _one_line(item), width=TEXT_WIDTH, subsequent_indent="  ")
+                           or ["•"])
+            out.append("")
+    for sentence in agenda["acts"]:
+        out.append(sentence)
 
     if v["outside"]:
         heading(_("Outside the team: not debited"))
@@ -544,6 +616,14 @@ def chat(report: Report) -> str:
             lines.append(f"• {name} — {w.hours(t.week_s)}")
     elif not r.lines:
         lines.append(_("No work was logged this week."))
+    if r.requests or r.acts:
+        lines.append("")
+    if r.requests:
+        lines.append(_bb(w.ngettext("%(num)d request of the client waits for the weekly call.",
+                                    "%(num)d requests of the client wait for the weekly call.",
+                                    len(r.requests)) % {"num": len(r.requests)}))
+    for sentence in v["agenda"]["acts"]:
+        lines.append(_bb(sentence))
     return "\n".join(lines)
 
 
@@ -699,6 +779,21 @@ def xlsx(report: Report) -> bytes:
             task_cell(s, row, 0, t.task, t.url)
             s.write_number(row, 1, _days(t.week_s), dur)
             s.write_number(row, 2, _days(t.period_s), dur)
+    agenda = v["agenda"]
+    if agenda["sections"] or agenda["acts"]:
+        row += 1
+        if agenda["sections"]:
+            row += 1
+            s.write_string(row, 0, agenda["title"], bold)
+        for section in agenda["sections"]:
+            row += 1
+            s.write_string(row, 0, section["title"], muted)
+            for item in section["items"]:
+                row += 1
+                s.write_string(row, 0, "• " + _one_line(item))
+        for sentence in agenda["acts"]:
+            row += 1
+            s.write_string(row, 0, sentence, muted)
     row += 2
     s.write_string(row, 0, _("Built"), muted)
     s.write_datetime(row, 1, w.local(r.built_at).replace(tzinfo=None), when)
@@ -720,6 +815,8 @@ def xlsx(report: Report) -> bytes:
             notes.append(_("not debited"))
         if line.correction:
             notes.append(_("correction: dated in a closed period"))
+        if line.paused:
+            notes.append(_("after the pause"))
         if not outside and line.counted_s != line.duration_s:
             notes.append(_("rounded"))
         note = "; ".join(notes)

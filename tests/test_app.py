@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -199,6 +200,11 @@ def test_demo_installs_into_the_emulator_syncs_and_prints_three_clients(tmp_path
         assert name in done.stdout
     assert "/healthz" in done.stdout
     assert (tmp_path / "demo.db").exists()
+    # Last month's act and a note from the weekly call wait for the manager and the client (issue 15).
+    assert "last month's act" in done.stdout
+    with sqlite3.connect(tmp_path / "demo.db") as db:
+        assert db.execute("SELECT count(*) FROM monthly_acts").fetchone()[0] >= 1
+        assert db.execute("SELECT count(*) FROM call_notes").fetchone()[0] == 1
     # The demo's ledger obeys every rule: a stage finished back-dated after
     # the contracts were set up must not read as postings after its close.
     env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'demo.db'}"

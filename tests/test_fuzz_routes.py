@@ -30,6 +30,7 @@ from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
 from handlers.manager import ACCOUNT_ACTIONS, PORTAL_ACTIONS
+from handlers.projects import ACTIONS as PROJECT_ACTIONS
 from tests.fuzz_support import Fingerprint, Stats, bad_frame_tokens, examples, make_cabinet_links
 from tests.live import CLIENT_ID
 from tests.pages import build_world
@@ -163,10 +164,15 @@ FIELDS = [
     "report_id", "q", "company", "done", "plan", "months", "meetings", "account", "LANG", "lang", "t", "_t",
     "PLACEMENT", "PLACEMENT_OPTIONS", "AUTH_ID", "REFRESH_ID", "AUTH_EXPIRES", "APPLICATION_TOKEN", "DOMAIN",
     "event", "auth[member_id]", "auth[application_token]", "data[FIELDS_AFTER][ID]", "auth[access_token]",
-    "target", "text", "_f", "item_id", "request_id", "answer", "move", "state",
+    "target", "_f", "request_id", "answer", "move",  # the client's requests and the manager's queue (issue 15)
+    # implementation projects (issue 16): scope items, stage dates and payments, the advisor
+    "due_on", "pay_due_on", "tasks", "item_id", "state", "pace", "wanted", "start", "gap", "new", "at",
 ]
+FIELDS += ["text", "call_on"]  # the weekly call's notes (handlers/acts.py)
 
-ACTIONS = sorted(ACCOUNT_ACTIONS) + sorted(PORTAL_ACTIONS)
+# The acts' and the call notes' forms (handlers/acts.py) post beside the account's actions.
+ACTIONS = sorted(ACCOUNT_ACTIONS) + sorted(PORTAL_ACTIONS) + ["notes", "acts/make"]
+PROJECT = sorted(PROJECT_ACTIONS)
 
 
 @functools.cache
@@ -352,9 +358,17 @@ def path_strategy(f: Fuzz) -> st.SearchStrategy[tuple[str, str]]:
         q(action).map(lambda a: ("POST", f"/app/portal/{a}")),
         q(account).map(lambda a: ("GET", f"/app/account/{a}")),
         st.tuples(q(account), q(action)).map(lambda x: ("POST", f"/app/account/{x[0]}/{x[1]}")),
+        st.tuples(q(account), st.sampled_from(["pdf", "xlsx", "doc"])).map(lambda x: ("GET", f"/app/act/{x[0]}.{x[1]}")),
+        st.tuples(q(cabinet), q(account), st.sampled_from(["pdf", "xlsx"])).map(
+            lambda x: ("GET", f"/cabinet/{x[0]}/act/{x[1]}.{x[2]}")),
         q(account).map(lambda a: ("GET", f"/app/report/{a}")), q(account).map(lambda a: ("GET", f"/app/report/{a}.xlsx")),
         q(account).map(lambda a: ("POST", f"/widget/{a}/request")),
         q(cabinet).map(lambda t: ("POST", f"/cabinet/{t}/request")),
+        st.just(("GET", "/app/advisor")),
+        st.tuples(q(account), st.one_of(st.sampled_from(PROJECT), q(action))).map(
+            lambda x: ("POST", f"/app/account/{x[0]}/project/{x[1]}")),
+        st.tuples(q(account), st.sampled_from(["xlsx", "json", "csv", "xlsx/"])).map(
+            lambda x: ("GET", f"/app/account/{x[0]}/handover.{x[1]}")),
     )
 
 
@@ -442,15 +456,24 @@ def manager_requests(draw, f: Fuzz) -> Req:
     who = draw(st.sampled_from(sorted(f.frame_ok)))
     token = f.frame_ok[who]
     account = draw(st.one_of(st.sampled_from(f.account_ids).map(str), ids(f)))
-    kind = draw(st.sampled_from(["account", "account", "account", "portal", "view", "view_account", "calculator"]))
+    kind = draw(st.sampled_from(["account", "account", "account", "portal", "view", "view_account", "calculator",
+                                 "project", "project", "advisor"]))
     if kind == "view":
         method, path = "GET", "/app/home"
     elif kind == "view_account":
         method, path = "GET", draw(st.sampled_from([f"/app/account/{account}", f"/widget/{account}",
                                                     f"/widget/{account}/part", f"/app/report/{account}",
-                                                    f"/app/report/{account}.xlsx"]))
+                                                    f"/app/report/{account}.xlsx", f"/app/act/{account}.pdf",
+                                                    f"/app/act/{account}.xlsx",
+                                                    f"/app/account/{account}/handover.xlsx",
+                                                    f"/app/account/{account}/handover.json"]))
     elif kind == "calculator":
         method, path = "GET", "/app/calculator"
+    elif kind == "advisor":
+        method, path = "GET", "/app/advisor"
+    elif kind == "project":
+        action = draw(st.one_of(st.sampled_from(PROJECT), st.text(max_size=8).map(lambda a: quote(a, safe=""))))
+        method, path = "POST", f"/app/account/{quote(account, safe='')}/project/{action}"
     else:
         action = draw(st.one_of(st.sampled_from(ACTIONS), st.text(max_size=8).map(lambda a: quote(a, safe=""))))
         method = "POST"
@@ -619,7 +642,7 @@ def test_client_requests_write_only_when_accepted(fuzz: Fuzz):
 # ---------------------------------------------------------------- known bugs, reduced
 
 
-@pytest.mark.parametrize("path", ["/app/home", "/app/calculator", "/widget/1", "/install"])
+@pytest.mark.parametrize("path", ["/app/home", "/app/calculator", "/app/advisor", "/widget/1", "/install"])
 def test_a_query_string_that_is_not_utf8_is_a_400(fuzz: Fuzz, path: str):
     """In-process WSGI (PEP 3333 passes the raw query as latin-1); no token needed."""
     before = fuzz.world.snapshot()

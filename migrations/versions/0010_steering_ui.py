@@ -1,10 +1,10 @@
 """client requests: the one chat message each (sent, and taken by a worker)
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0011
 Create Date: 2026-12-04 06:00:00
 
-The lead re-chains this at merge: only down_revision changes.
+Re-chained after 0011 (projects) when main was merged into the steer branch.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -13,7 +13,7 @@ import ledger.db  # noqa: F401  (custom column types)
 
 
 revision = '0010'
-down_revision = '0008'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
