@@ -684,6 +684,7 @@ RU.update({
     "%(num)d request": ("%(num)d запрос", "%(num)d запроса", "%(num)d запросов"),
     "Paused tasks wait outside the forecast until they are resumed.": "Задачи на паузе не входят в прогноз, пока их не возобновят.",
     "Ask the manager about a line of the report: the answer appears here.": "Задайте менеджеру вопрос по строке отчёта — ответ появится здесь.",
+    "Your answer": "Ваш ответ",
 })
 
 # The monthly act and the weekly call's agenda (issue 15, branch act).
