@@ -185,7 +185,10 @@ def set_item_state(session: Session, item: PlanItem, state: str, *, actor: str, 
     assert account is not None
     before = _row(item, "id", "state", "paused_at")
     item.state = state
-    item.paused_at = now if state == "paused" else None
+    # The portal keeps a record's time to the second: the pause is kept at
+    # the same precision, so time logged in the very second of the pause
+    # is time after it (paused_work), not a microsecond before.
+    item.paused_at = now.replace(microsecond=0) if state == "paused" else None
     session.flush()
     audit(session, actor, "plan.state", portal_id=account.portal_id, account_id=account.id,
           before=before, after=_row(item, "id", "state", "paused_at"), now=now)

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import datetime, timezone
 
 import pytest
 from playwright.sync_api import Frame, Page
 from sqlalchemy import select
 
 import demo
+from jobs import context as jobs_context
+from jobs.sync import Sync
 from ledger.db import utcnow
 from ledger.devplan import set_item_state
 from ledger.models import Account, ClientRequest, PlanItem
@@ -174,16 +177,17 @@ def test_the_manager_accepts_a_pause_and_the_client_sees_it(env: Env, page: Page
                                                             size: str):
     """The demo story: the client asks to pause a task in the widget; the
     manager sees it in the queue of the app page and accepts it; the
-    widget shows the task paused and the request accepted."""
+    widget shows the task paused and the request accepted; time logged on
+    it after the pause is flagged there."""
     page.set_viewport_size(SIZES[size])
-    item = env.items[7]  # type: ignore[attr-defined]
+    item = env.items[5]  # type: ignore[attr-defined]  (a task of the portal: «Робот: просроченные сделки»)
     with env.app.extensions["hourbook"].sessions() as s, s.begin():
         found = s.get(PlanItem, item)
         if found.state == "paused":
             set_item_state(s, found, "planned", actor="test")
     page.goto(env.widget("romashka", lang=lang))
     frame = app_frame(page, env)
-    made = check_sent(env, frame, "pause", lang, ask(env, frame, "pause", 7, lang), "widget")
+    made = check_sent(env, frame, "pause", lang, ask(env, frame, "pause", 5, lang), "widget")
 
     page.goto(env.shell(lang=lang))
     frame = app_frame(page, env)
@@ -203,13 +207,20 @@ def test_the_manager_accepts_a_pause_and_the_client_sees_it(env: Env, page: Page
     for section in ("#steer", "#steer-plan", "#steer-forecast"):  # (the page's older sections are not ours)
         assert sticking_out(frame, section) == [], section
 
+    # Someone of the team logs half an hour on the paused task: the widget flags it.
+    with env.app.extensions["hourbook"].sessions() as s:
+        task_id = s.get(PlanItem, item).task_id
+    env.p.add_time(task_id, env.users["support"], 1800, datetime.now(timezone.utc), "после паузы")
+    jc = jobs_context.context()
+    Sync(jc.sessions, jc.rest(env.portal_id), env.portal_id).run(reconcile=True)  # the entry is in, whatever the minute
     page.goto(env.widget("romashka", lang=lang))
     frame = app_frame(page, env)
     row = frame.locator(f'tr[data-hb-item="{item}"]')
     assert msg(env, "paused", lang) in clean(row.inner_text())
+    assert row.locator(".hb-flag").count() == 1 and "0:30" in clean(row.locator(".hb-flag").inner_text())
     line = frame.locator(f'li[data-hb-request="{made.id}"]')
     assert msg(env, "accepted", lang) in clean(line.inner_text())
-    frame.locator("#plan").scroll_into_view_if_needed()
-    shot(page, f"steer-widget-after-accept-{lang}-{size}")
+    row.scroll_into_view_if_needed()
+    shot(page, f"steer-widget-after-accept-{lang}-{size}", full_page=False)
     assert js_errors == []
     assert re.search(r"#\d+", made.author)  # the widget's user, as the frame names them
