@@ -100,6 +100,54 @@ def setup_contracts(session, portal: Portal, p: Any, now: datetime, advance: boo
     return [romashka, vector, sokolova]
 
 
+# «Ромашка»'s development plan: (direction, the portal's task or None, a title for a task not created yet, hours)
+PLAN = [
+    ("CRM и воронки", "romashka0", "", 24), ("CRM и воронки", "romashka7", "", 16),
+    ("Интеграции", "romashka2", "", 16), ("CRM и воронки", None, "Сквозная аналитика по рекламе", 20),
+    ("Интеграции", "romashka8", "", 8), ("Роботы и автоматизация", "romashka10", "", 12),
+    ("Обучение сотрудников", "romashka5", "", 12), ("Интеграции", None, "Обмен с 1С: счета и оплаты", 24),
+    ("Обучение сотрудников", None, "Видеоинструкции для отдела продаж", 10),
+]
+
+
+def setup_steering(session, account: Account, p: Any, now: datetime) -> list[int]:
+    """The client steers: «Ромашка»'s plan in the client's order, one
+    request the manager accepted two days ago (telephony first) and one
+    waiting (a cap on the robots). Returns the plan items' ids in order."""
+    from datetime import timedelta
+
+    from ledger.client_requests import accept, open_request
+    from ledger.devplan import add_item, set_item_state
+    from ledger.models import Direction
+
+    directions = {d.name: d for d in session.execute(select(Direction).where(
+        Direction.account_id == account.id)).scalars()}
+    tasks = p.keys["tasks"]
+    made = [add_item(session, account, direction_id=directions[name].id, task_id=tasks[key] if key else None,
+                     title=title, planned_s=hours * 3600, actor="demo", now=now)
+            for name, key, title, hours in PLAN]
+    set_item_state(session, made[0], "done", actor="demo", now=now)
+    set_item_state(session, made[2], "active", actor="demo", now=now)
+    earlier = now - timedelta(days=2)
+    first = open_request(session, account, "first", item_id=made[2].id, author="Ирина Петрова, директор",
+                         source="cabinet", text="Звонки теряются, телефония важнее всего.", now=earlier)
+    manager = next((f"{name} (#{uid})" for uid, name, role in p.staff if role == "руководитель проекта"), "demo")
+    accept(session, first, actor=manager, now=earlier + timedelta(hours=3))
+    open_request(session, account, "cap", item_id=made[5].id, cap_s=6 * 3600, author="Ирина Петрова, директор",
+                 source="cabinet", text="Роботы подождут: не больше 6 часов в месяц.", now=now - timedelta(hours=5))
+    return [i.id for i in made]
+
+
+def announce_open_requests(hb: Any, account_id: int) -> None:
+    """The chat hears of the demo's waiting request as of any other (once)."""
+    from jobs.steering import announce_request
+    from ledger.client_requests import requests_of
+
+    with hb.sessions() as s:
+        waiting = [r.request_id for r in requests_of(s, account_id, "open")]
+    for request_id in waiting:
+        hb.runner.enqueue(announce_request, request_id, job_id=f"request-chat-{request_id}")
+
 def accept_first_stage(session, vector: Account, now: datetime, mid: datetime) -> None:
     """«Вектор» accepted its audit on the 20th of last month; the setup began then."""
     first = session.execute(select(Stage).join(Contract, Contract.id == Stage.contract_id).where(
@@ -409,6 +457,7 @@ def _run(create_app: Callable[[dict], Any], port: int, emulator_port: int, insta
         accounts.append(setup_north(s, portal, north_company, now))
         change = stage_change(portal.time_zone, now)
         portal_id, account_ids = portal.id, [a.id for a in accounts]
+        setup_steering(s, accounts[0], p, now)
         made = create_cabinet_link(s, accounts[0], actor="demo", label="Директор «Ромашки»", now=now)
         # The weekly report goes to the director and its summary to the project chat.
         add_recipient(s, accounts[0], "director@romashka.example", "Ирина Петрова, директор", alerts=True,
@@ -424,6 +473,7 @@ def _run(create_app: Callable[[dict], Any], port: int, emulator_port: int, insta
     # against the contracts, and /healthz turns 200 on a complete picture.
     hb.runner.start()
     Scheduler(hb.runner).start()
+    announce_open_requests(hb, account_ids[0])
     click.echo("syncing time records …")
     _wait_for(lambda: _first_sync_done(hb, portal_id), "the first sync")
     # The staged client's first stage ended on the 20th of last month: the
@@ -511,6 +561,8 @@ def _run(create_app: Callable[[dict], Any], port: int, emulator_port: int, insta
         click.echo(f"    last month's act ({act_months[0]}): PDF and XLSX on the app page (client «Ромашка», "
                    "Acts) and in the cabinet")
     click.echo(f"    chats and notifications (the portal): {emu.url}/p/{p.domain}/im")
+    click.echo("    the client steers: in the widget «Попросить» (pause, hours, first, a question); the manager")
+    click.echo("      accepts or declines on the app page (Запросы клиента); each request also goes to the chat")
     click.echo(f"    e-mails (no SMTP_URL: the outbox):    {Path(app.config['INSTANCE_PATH']) / 'outbox'}/")
     click.echo(f"\n  {NORTH} works in amoCRM (the local amoCRM, {amo_account.url}):")
     click.echo(f"    its company card, as a new user:      {amo.card_url(amo_account, 'companies', amo_home, amo_new_user, 'ru')}")

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 import settings
 from commands import ledger as ledger_cli
+from commands import plan as plan_cli
 
 APP_PY = Path(__file__).resolve().parent.parent / "app.py"
 
@@ -57,6 +58,7 @@ def cli(ctx: click.Context, now: str | None) -> None:
 
 
 ledger_cli.register(cli)
+cli.add_command(plan_cli.plan)
 
 
 @cli.command()

@@ -5,7 +5,7 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from . import amocrm, cabinet, doctor, events, health, home, i18n, install, manager, widget
+    from . import amocrm, cabinet, doctor, events, health, home, i18n, install, manager, steering, widget
 
     i18n.init_app(app)
     app.register_blueprint(health.bp)
@@ -15,6 +15,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(widget.bp)
     app.register_blueprint(cabinet.bp)
     app.register_blueprint(manager.bp)
+    app.register_blueprint(steering.bp)
     app.register_blueprint(doctor.bp)
     amocrm.register(app)
     widget.register_errors(app)
@@ -38,6 +39,6 @@ def register(app: Flask) -> None:
             request.args  # noqa: B018  (decoded here, once)
         except UnicodeDecodeError:
             abort(400, description="the query string is not UTF-8")
-        if request.method == "POST" and request.path.startswith(("/app", "/widget", "/frame", "/amocrm")) \
+        if request.method == "POST" and request.path.startswith(("/app", "/widget", "/frame", "/amocrm", "/cabinet")) \
                 and not body_is_utf8():
             abort(400, description="the form is not UTF-8")

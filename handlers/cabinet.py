@@ -18,6 +18,7 @@ from ledger.db import utcnow
 from ledger.models import Account, CabinetLink
 
 from . import db
+from .plan_view import plan_json
 from .views import account_view, secure
 
 bp = Blueprint("cabinet", __name__)
@@ -38,6 +39,11 @@ def cabinet_url(link: CabinetLink) -> str:
 
 
 def _open(token: str) -> Account:
+    return open_link(token)[0]
+
+
+def open_link(token: str) -> tuple[Account, CabinetLink]:
+    """The account and the link a cabinet token opens, or a plain 404."""
     if len(token) > 300:
         abort(404)
     try:
@@ -61,18 +67,26 @@ def _open(token: str) -> Account:
             w.commit()
     wanted = request.args.get("lang") or request.cookies.get(LANG_COOKIE)
     g.lang = wanted if wanted in ("ru", "en") else account.language
-    return account
+    return account, link
 
 
 @bp.get("/cabinet/<token>")
 def page(token: str):
-    account = _open(token)
+    account, link = open_link(token)
+    return render_page(account, link, token)
+
+
+def render_page(account: Account, link: CabinetLink, token: str, status: int = 200, **extra):
+    from .steering import NAME_COOKIE, cabinet_form_token
+
     v = account_view(db.reader(), account.id)
     response = make_response(render_template(
         "cabinet.html", v=v, token=token, links=False,
         refresh_url=url_for("cabinet.part", token=token),
         other_lang="en" if g.lang == "ru" else "ru",
-    ))
+        ask_url=url_for("steering.cabinet_request", token=token), form_token=cabinet_form_token(link.id),
+        asker=request.cookies.get(NAME_COOKIE, "")[:100], **extra,
+    ), status)
     if request.args.get("lang") in ("ru", "en"):
         # A first-party page, so an ordinary cookie is fine here.
         response.set_cookie(LANG_COOKIE, g.lang, max_age=365 * 86400, samesite="Lax", httponly=True,
@@ -94,6 +108,7 @@ def data(token: str):
     assert v is not None
     body = v.summary.as_dict()
     body["synced_at"] = v.synced_at.isoformat() if v.synced_at else None
+    body.update(plan_json(v.plan))
     response = jsonify(body)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -137,3 +137,14 @@ class Form:
 
     def flag(self, name: str) -> bool:
         return self.raw(name) in ("1", "on", "yes", "true")
+
+
+def own_row(session: Any, account: Any, form: Form, model: Any, field: str, missing: str) -> Any:
+    """The account's row named by the form's `field`, or None with `missing`
+    said: another account's id is answered as if it did not exist."""
+    row_id = form.integer(field)
+    row = session.get(model, row_id) if row_id else None
+    if row is None or row.account_id != account.id:
+        form.fail("_", missing)
+        return None
+    return row

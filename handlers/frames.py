@@ -50,6 +50,11 @@ class Frame:
     def may_manage(self) -> bool:
         return self.admin or self.manager
 
+    @property
+    def who(self) -> str:
+        """The user as the change log and the client's requests name them."""
+        return f"{self.name or 'user'} (#{self.user_id})"
+
 
 class FrameRefused(Exception):
     def __init__(self, status: int, reason: str) -> None:

@@ -42,15 +42,18 @@ from ledger.models import (
     Stage,
     TeamMember,
 )
+from ledger.summary import summarize
 from ledger.usage import cap_usage, direction_usage
 from reports.build import span
 from reports.models import ReportSettings, SentReport, settings_of
 
-from . import amocrm, db, frames
+from . import amocrm, db, frames, plan_view
 from .cabinet import cabinet_url
 from .fields import Form
+from .fields import own_row as _own_row
 from .i18n import hours
 from .views import account_view, frame_ancestors, secure
+from .steering import MANAGER_ACTIONS, MANAGER_ROW_ACTIONS
 from .widget import refused, render_frame
 
 bp = Blueprint("manager", __name__)
@@ -63,7 +66,7 @@ TIME_ZONES = ("Europe/Kaliningrad", "Europe/Moscow", "Europe/Samara", "Asia/Yeka
 
 
 def actor(frame: frames.Frame) -> str:
-    return f"{frame.name or 'user'} (#{frame.user_id})"
+    return frame.who
 
 
 def manager_frame() -> frames.Frame:
@@ -169,7 +172,7 @@ def _home(frame: frames.Frame, form: Form | None = None, status: int = 200):
     company_id = request.args.get("company", type=int)
     return render_frame(
         "manager_home.html", portal.id, status, frame=frame, portal=portal, accounts=accounts,
-        first_import=import_progress(s, portal.id, utcnow()),
+        first_import=import_progress(s, portal.id, utcnow()), open_requests=plan_view.open_counts(s, portal.id),
         managers=access.managers(s, portal.id), companies=companies, users=users, company_id=company_id,
         f=lambda action: form if form is not None and action == request.view_args.get("action") else Form({}),
         row_errors=list(dict.fromkeys(form.errors.values()))
@@ -314,6 +317,7 @@ class AccountPage:
     report_settings: ReportSettings
     reports: list[SentReport]
     weeks: list[str]
+    steering: Any = None  # plan_view.EditorView: the plan, its forecast, the open requests
 
 
 def _account_page(s: Session, account: Account) -> AccountPage:
@@ -348,7 +352,15 @@ def _account_page(s: Session, account: Account) -> AccountPage:
         reports=list(s.execute(select(SentReport).where(SentReport.account_id == account.id)
                                .order_by(SentReport.id.desc()).limit(20)).scalars()),
         weeks=_recent_weeks(s, account, now),
+        steering=plan_view.editor(s, account, summarize(s, account.id, now), now, _chosen_tariff()),
     )
+
+
+def _chosen_tariff() -> int | None:
+    """The tariff the forecast is shown at (?tariff=80), else the contract's."""
+    found = Form(request.args).integer("tariff", required=False, high=plan.MAX_PLAN_S // 3600) \
+        if request.args.get("tariff") else None
+    return found * 3600 if found else None
 
 
 def _recent_weeks(s: Session, account: Account, now: datetime) -> list[str]:
@@ -586,17 +598,6 @@ def _direction_add(s: Session, account: Account, form: Form, who: str) -> None:
         contracts.add_direction(s, account, values.pop("name"), actor=who, **values)
 
 
-def _own_row(s: Session, account: Account, form: Form, model: Any, field: str, missing: str) -> Any:
-    """The account's row named by the form's `field`, or None with `missing`
-    said: another account's id is answered as if it did not exist."""
-    row_id = form.integer(field)
-    row = s.get(model, row_id) if row_id else None
-    if row is None or row.account_id != account.id:
-        form.fail("_", missing)
-        return None
-    return row
-
-
 def _direction_of(s: Session, account: Account, form: Form) -> Direction | None:
     return _own_row(s, account, form, Direction, "direction_id", _("No such direction."))
 
@@ -718,7 +719,7 @@ def _report_resend(s: Session, account: Account, form: Form, who: str) -> None:
 # so a refusal is said at the top of the page.
 ROW_ACTIONS = {"amocrm_disconnect", "contract_stagepaid", "contract_advance", "contract_finish", "team_end", "plan_remove",
                "plan_capremove", "access_rotate", "access_revoke", "access_recipientremove", "report_resend",
-               "manager_remove"}
+               "manager_remove", *MANAGER_ROW_ACTIONS}
 
 ACCOUNT_ACTIONS: dict[str, Callable[..., None]] = {
     "amocrm_disconnect": amocrm.manager_disconnect,
@@ -731,6 +732,7 @@ ACCOUNT_ACTIONS: dict[str, Callable[..., None]] = {
     "access_create": _link_create, "access_rotate": _link_rotate, "access_revoke": _link_revoke,
     "access_recipientadd": _recipient_add, "access_recipientremove": _recipient_remove,
     "report_settings": _report_settings, "report_send": _report_send, "report_resend": _report_resend,
+    **MANAGER_ACTIONS,
 }
 
 

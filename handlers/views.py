@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Response
@@ -24,6 +25,7 @@ class AccountView:
     account: Account
     summary: Summary
     synced_at: datetime | None
+    plan: Any = None  # plan_view.PlanView: the development plan and the client's requests
 
     @property
     def minutes_ago(self) -> int | None:
@@ -44,7 +46,9 @@ def account_view(session: Session, account_id: int, now: datetime | None = None)
     assert portal is not None and summary is not None
     synced_at = session.execute(select(SyncState.incremental_at).where(SyncState.portal_id == portal.id)
                                 ).scalar_one_or_none()
-    return AccountView(portal, account, summary, synced_at)
+    from .plan_view import client_plan
+
+    return AccountView(portal, account, summary, synced_at, client_plan(session, account_id, summary, summary.now))
 
 
 def frame_ancestors(session: Session, portal_id: int) -> str:

@@ -72,12 +72,13 @@ def widget():
     return _page(frame, token, account.id)
 
 
-def _page(frame: frames.Frame, token: str, account_id: int):
+def _page(frame: frames.Frame, token: str, account_id: int, status: int = 200, **extra):
     v = account_view(db.reader(), account_id)
     assert v is not None
     refresh_url = url_for("widget.part", account_id=account_id)
     manage_url = url_for("manager.account", account_id=account_id, t=token) if frame.may_manage else None
-    return render_frame("widget.html", frame.portal_id, v=v, refresh_url=refresh_url, manage_url=manage_url)
+    return render_frame("widget.html", frame.portal_id, status, v=v, refresh_url=refresh_url, manage_url=manage_url,
+                        ask_url=url_for("steering.widget_request", account_id=account_id), **extra)
 
 
 def _account_of(frame: frames.Frame, account_id: int) -> Account:

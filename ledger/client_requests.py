@@ -14,12 +14,14 @@ double click, two managers, two web processes — applies once.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from .calendar import local_date
 from .contracts import LedgerError, _row, add_cap, audit
 from .db import utcnow
 from .devplan import items as plan_items
@@ -288,27 +290,28 @@ def _account(session: Session, request: ClientRequest) -> Account:
     return account
 
 
-def accept(session: Session, request: ClientRequest, *, actor: str, answer: str = "",
-           now: datetime | None = None) -> bool:
-    """Accept and apply. Returns True when this call applied it, False when
-    it had already been accepted (applied once, by whoever won). A declined
-    request cannot be accepted. Refused whole, with nothing written."""
+def _decide(session: Session, request: ClientRequest, state: str, actor: object, *, now: datetime | None,
+            reason: str | None, apply: Callable[[Account], dict], loser: str) -> bool:
+    """open → `state` and what that does, in one savepoint. True when this
+    call decided it, False when it was already in `state` (decided once,
+    by whoever won); `loser` when it was decided the other way. Refused
+    whole, with nothing written."""
     now = now or utcnow()
     actor = actor.strip() if isinstance(actor, str) else ""
     if not actor or len(actor) > MAX_AUTHOR:
         raise LedgerError("a decision needs its author")
-    answer = _text(answer, required=request.kind == "question", message="a question needs an answer")
     account = _account(session, request)
     savepoint = session.begin_nested()
     try:
-        if not _transition(session, request, "accepted", actor, now, None):
-            if request.state == "accepted":
+        if not _transition(session, request, state, actor, now, reason):
+            if request.state == state:
                 savepoint.commit()
                 return False
-            raise LedgerError("the request was already declined")
-        applied = _apply(session, account, request, actor, answer, now)
-        audit(session, actor, "request.accept", portal_id=account.portal_id, account_id=account.id,
-              before=_row(request, *REQUEST_FIELDS[:-1]), after={"state": "accepted", **applied}, now=now)
+            raise LedgerError(loser)
+        changed = apply(account)
+        audit(session, actor, f"request.{'accept' if state == 'accepted' else 'decline'}",
+              portal_id=account.portal_id, account_id=account.id, before=_row(request, *REQUEST_FIELDS[:-1]),
+              after={"state": state, **changed}, now=now)
         session.flush()
         savepoint.commit()
     except BaseException:
@@ -316,34 +319,27 @@ def accept(session: Session, request: ClientRequest, *, actor: str, answer: str 
         session.expire(request)
         raise
     return True
+
+
+def accept(session: Session, request: ClientRequest, *, actor: str, answer: str = "",
+           now: datetime | None = None) -> bool:
+    """Accept and apply. Returns True when this call applied it, False when
+    it had already been accepted (applied once, by whoever won). A declined
+    request cannot be accepted."""
+    now = now or utcnow()
+    answer = _text(answer, required=request.kind == "question", message="a question needs an answer")
+    return _decide(session, request, "accepted", actor, now=now, reason=None,
+                   apply=lambda account: _apply(session, account, request, str(actor).strip(), answer, now),
+                   loser="the request was already declined")
 
 
 def decline(session: Session, request: ClientRequest, *, actor: str, reason: str,
             now: datetime | None = None) -> bool:
     """Decline with a reason the client will read. Returns True when this
     call declined it, False when it was already declined."""
-    now = now or utcnow()
-    actor = actor.strip() if isinstance(actor, str) else ""
-    if not actor or len(actor) > MAX_AUTHOR:
-        raise LedgerError("a decision needs its author")
     reason = _text(reason, required=True, message="a declined request needs a reason")
-    account = _account(session, request)
-    savepoint = session.begin_nested()
-    try:
-        if not _transition(session, request, "declined", actor, now, reason):
-            if request.state == "declined":
-                savepoint.commit()
-                return False
-            raise LedgerError("the request was already accepted")
-        audit(session, actor, "request.decline", portal_id=account.portal_id, account_id=account.id,
-              before=_row(request, *REQUEST_FIELDS[:-1]), after={"state": "declined", "reason": reason}, now=now)
-        session.flush()
-        savepoint.commit()
-    except BaseException:
-        savepoint.rollback()
-        session.expire(request)
-        raise
-    return True
+    return _decide(session, request, "declined", actor, now=now, reason=reason,
+                   apply=lambda account: {"reason": reason}, loser="the request was already accepted")
 
 
 # ---------------------------------------------------------------- what the views read
@@ -418,3 +414,37 @@ def paused_work(session: Session, account_id: int) -> list[PausedWork]:
             found.append(PausedWork(item.id, e.task_id, e.id, e.record_id, e.user_id, e.work_at, e.duration_s,
                                     e.counted_s, item.paused_at))
     return found
+
+
+def target_title(session: Session, account_id: int, *, item_id: int | None = None, direction_id: int | None = None,
+                 task_id: int | None = None, entry_id: int | None = None) -> str:
+    """What a request speaks of, in words: the plan item's title or its
+    task's, the direction's name, the task's title, or a report line as
+    «date · task». Empty when it is gone (a request is history)."""
+    account = session.get(Account, account_id)
+    if account is None:
+        return ""
+
+    def task_title(number: int) -> str:
+        found = session.execute(select(Task.title).where(Task.portal_id == account.portal_id,
+                                                         Task.task_id == number)).scalar_one_or_none()
+        return found or f"#{number}"
+
+    if item_id is not None:
+        item = session.get(PlanItem, item_id)
+        if item is None or item.account_id != account_id:
+            return ""
+        return item.title or (task_title(item.task_id) if item.task_id is not None else "")
+    if direction_id is not None:
+        direction = session.get(Direction, direction_id)
+        return direction.name if direction is not None and direction.account_id == account_id else ""
+    if task_id is not None:
+        return task_title(task_id)
+    if entry_id is not None:
+        entry = session.get(TimeEntry, entry_id)
+        if entry is None or entry.account_id != account_id:
+            return ""
+        portal = session.get(Portal, account.portal_id)
+        day = local_date(entry.work_at, portal.time_zone if portal is not None else "UTC")
+        return f"{day.isoformat()} · {task_title(entry.task_id)}"
+    return ""

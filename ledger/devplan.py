@@ -29,7 +29,7 @@ from .db import utcnow
 from .entries import account_for_task
 from .models import PLAN_ITEM_STATES, Account, Direction, PlanItem, Portal, Task, TimeEntry
 from .plan import MAX_PLAN_S, Recommendation, recommend
-from .usage import direction_usage
+from .usage import mirrored_tasks, task_matches
 
 MAX_TITLE = 500
 MAX_ITEMS = 500  # a plan is read at the weekly call; beyond this it is a backlog, not a plan
@@ -185,7 +185,10 @@ def set_item_state(session: Session, item: PlanItem, state: str, *, actor: str, 
     assert account is not None
     before = _row(item, "id", "state", "paused_at")
     item.state = state
-    item.paused_at = now if state == "paused" else None
+    # The portal keeps a record's time to the second: the pause is kept at
+    # the same precision, so time logged in the very second of the pause
+    # is time after it (paused_work), not a microsecond before.
+    item.paused_at = now.replace(microsecond=0) if state == "paused" else None
     session.flush()
     audit(session, actor, "plan.state", portal_id=account.portal_id, account_id=account.id,
           before=before, after=_row(item, "id", "state", "paused_at"), now=now)
@@ -309,15 +312,19 @@ class PlanStatus:
     directions: tuple[DirectionStatus, ...]
 
 
-def _spent_per_task(session: Session, account: Account, task_ids: Sequence[int]) -> dict[int, int]:
-    """Counted seconds of each task with its subtasks (in our task mirror,
-    any depth), as direction usage counts a parent task's subtasks."""
-    from .entries import MAX_PARENTS
-
-    counted = {t: int(s) for t, s in session.execute(
+def _counted_per_task(session: Session, account: Account) -> dict[int, int]:
+    """Counted seconds of the account, per task, summed by the database."""
+    return {t: int(s) for t, s in session.execute(
         select(TimeEntry.task_id, func.sum(TimeEntry.counted_s))
         .where(TimeEntry.account_id == account.id, TimeEntry.counted_s > 0)
         .group_by(TimeEntry.task_id)).all()}
+
+
+def _with_subtasks(session: Session, account: Account, task_ids: Sequence[int]) -> dict[int, set[int]]:
+    """Each task with its subtasks (in our task mirror, any depth), as
+    direction usage counts a parent task's subtasks."""
+    from .entries import MAX_PARENTS
+
     children: dict[int, list[int]] = {}
     for task_id, parent_id in session.execute(select(Task.task_id, Task.parent_id).where(
             Task.portal_id == account.portal_id, Task.parent_id.is_not(None))).all():
@@ -330,8 +337,18 @@ def _spent_per_task(session: Session, account: Account, task_ids: Sequence[int])
             if not frontier:
                 break
             seen.update(frontier)
-        result[root] = sum(counted.get(t, 0) for t in seen)
+        result[root] = seen
     return result
+
+
+def _direction_spent(direction: Direction, counted: dict[int, int], mirror: dict[int, Task],
+                     item_tasks: set[int]) -> int:
+    """A direction's spent hours: the tasks its rule matches (workgroup, tag,
+    parent) and the plan's own tasks under it, each counted once: a task
+    the manager put in the direction belongs to it even when the rule does
+    not pick it up."""
+    tasks = {t for t in counted if task_matches(direction, mirror.get(t), t)} | item_tasks
+    return sum(counted.get(t, 0) for t in tasks)
 
 
 def _item_status(item: PlanItem, spent: int, finish: date | None) -> ItemStatus:
@@ -359,7 +376,8 @@ def plan_status(session: Session, account_id: int, now: datetime | None = None, 
 
     A direction's planned hours are its items' when it has items, else its
     own `planned_s` (a direction planned before its tasks are listed); its
-    spent hours are the direction's usage (all its tasks, listed or not)."""
+    spent hours are those of every task its rule matches and of the plan's
+    tasks under it, listed or not, each once."""
     now = now or utcnow()
     account = session.get(Account, account_id)
     if account is None:
@@ -367,8 +385,10 @@ def plan_status(session: Session, account_id: int, now: datetime | None = None, 
     portal = session.get(Portal, account.portal_id)
     assert portal is not None
     plan = items(session, account.id)
-    spent = _spent_per_task(session, account, [i.task_id for i in plan if i.task_id is not None])
-    item_spent = {i.id: spent.get(i.task_id, 0) if i.task_id is not None else 0 for i in plan}
+    counted = _counted_per_task(session, account)
+    closure = _with_subtasks(session, account, [i.task_id for i in plan if i.task_id is not None])
+    item_spent = {i.id: sum(counted.get(t, 0) for t in closure[i.task_id]) if i.task_id is not None else 0
+                  for i in plan}
     finish: dict[int, date | None] = {}
     if tariff_s is not None:
         result = forecast_months([ForecastItem(i.id, 0 if i.state == "done" else i.planned_s, item_spent[i.id],
@@ -376,13 +396,14 @@ def plan_status(session: Session, account_id: int, now: datetime | None = None, 
         today = cal.local_date(now, portal.time_zone)
         finish = {f.key: month_of(today, f.month) for f in result.items}
     statuses = [_item_status(i, item_spent[i.id], finish.get(i.id)) for i in plan]
-    usage = {u.direction_id: u for u in direction_usage(session, account.portal_id, account.id)}
+    mirror = mirrored_tasks(session, account.portal_id, set(counted))
     directions = []
     for d in session.execute(select(Direction).where(Direction.account_id == account.id)
                              .order_by(Direction.position, Direction.id)).scalars():
         own = tuple(s for s in statuses if s.direction_id == d.id)
         planned = sum(s.planned_s for s in own) if own else d.planned_s
-        used = usage[d.id].spent_s if d.id in usage else 0
+        used = _direction_spent(d, counted, mirror, set().union(*(closure[s.task_id] for s in own
+                                                                   if s.task_id is not None)))
         if own:
             left = sum(s.left_s for s in own)
             if all(s.status == "done" for s in own):

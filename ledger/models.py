@@ -518,6 +518,10 @@ class ClientRequest(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)  # why declined
     answer: Mapped[str | None] = mapped_column(Text, nullable=True)  # a question's answer
+    # The one chat message per request (jobs/steering.py): sent once, taken
+    # for a while by the worker sending it, as a weekly report is.
+    chat_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 # ---------------------------------------------------------------- implementation projects (issue 16)

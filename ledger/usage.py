@@ -59,7 +59,8 @@ def _counted(session: Session, account_id: int) -> list[tuple[int, int | None, i
     ).all()]
 
 
-def _tasks(session: Session, portal_id: int, task_ids: set[int]) -> dict[int, Task]:
+def mirrored_tasks(session: Session, portal_id: int, task_ids: set[int]) -> dict[int, Task]:
+    """Our mirror of these tasks of the portal, by task number."""
     if not task_ids:
         return {}
     return {t.task_id: t for t in session.execute(
@@ -70,7 +71,7 @@ def direction_usage(session: Session, portal_id: int, account_id: int, period_id
     directions = list(session.execute(select(Direction).where(Direction.account_id == account_id)
                                       .order_by(Direction.position, Direction.id)).scalars())
     rows = _counted(session, account_id)
-    tasks = _tasks(session, portal_id, {t for t, _, _ in rows})
+    tasks = mirrored_tasks(session, portal_id, {t for t, _, _ in rows})
     result = []
     for d in directions:
         matched = {task_id for task_id in {t for t, _, _ in rows} if task_matches(d, tasks.get(task_id), task_id)}
@@ -92,7 +93,7 @@ def cap_usage(session: Session, portal_id: int, account_id: int, period_id: int 
         return []
     rows = _counted(session, account_id)
     directions = {d.id: d for d in session.execute(select(Direction).where(Direction.account_id == account_id)).scalars()}
-    tasks = _tasks(session, portal_id, {t for t, _, _ in rows})
+    tasks = mirrored_tasks(session, portal_id, {t for t, _, _ in rows})
     result = []
     for cap in caps:
         used = 0

@@ -97,10 +97,17 @@ def fuzz(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         }
         cabinet = make_cabinet_links(w)
         hb = w.app.extensions["hourbook"]
+        with hb.sessions() as s, s.begin():  # «Ромашка» steers: a plan and requests to aim at
+            import demo
+            from ledger.db import utcnow
+            from ledger.models import Account
+
+            plan_items = demo.setup_steering(s, s.get(Account, w.accounts["romashka"]), w.p, utcnow())
         with hb.engine.connect() as conn:
             rows: set[int] = set()
             for table in ("managers", "team_members", "directions", "caps", "cabinet_links", "report_recipients",
-                          "sent_reports", "stages", "contracts", "accounts", "adjustments"):
+                          "sent_reports", "stages", "contracts", "accounts", "adjustments", "plan_items",
+                          "client_requests"):
                 rows.update(r[0] for r in conn.execute(text(f"SELECT id FROM {table}")))
         entry = []
         for p, user, placement, options in (
@@ -116,7 +123,8 @@ def fuzz(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
                    frame_bad=bad_frame_tokens(a_admin, ok["B admin"]), cabinet=cabinet,
                    account_ids=sorted(w.accounts.values()), row_ids=sorted(rows), entry_forms=entry,
                    app_tokens=app_tokens, extra={"amo": aw, "amo_links": _amo_links(aw),
-                                                 "amo_tokens": _amo_tokens(aw)})
+                                                 "amo_tokens": _amo_tokens(aw),
+                                                 "plan_items": plan_items})
 
 
 def _amo_tokens(aw) -> list[str]:
@@ -181,6 +189,7 @@ FIELDS = [
     "report_id", "q", "company", "done", "plan", "months", "meetings", "account", "LANG", "lang", "t", "_t",
     "PLACEMENT", "PLACEMENT_OPTIONS", "AUTH_ID", "REFRESH_ID", "AUTH_EXPIRES", "APPLICATION_TOKEN", "DOMAIN",
     "event", "auth[member_id]", "auth[application_token]", "data[FIELDS_AFTER][ID]", "auth[access_token]",
+    "target", "_f", "request_id", "answer", "move",  # the client's requests and the manager's queue (issue 15)
     # implementation projects (issue 16): scope items, stage dates and payments, the advisor
     "due_on", "pay_due_on", "tasks", "item_id", "state", "pace", "wanted", "start", "gap", "new", "at",
     # amoCRM (issue 17): the widget's call, the OAuth redirect, the disconnect hook
@@ -382,6 +391,8 @@ def path_strategy(f: Fuzz) -> st.SearchStrategy[tuple[str, str]]:
         st.tuples(q(cabinet), q(account), st.sampled_from(["pdf", "xlsx"])).map(
             lambda x: ("GET", f"/cabinet/{x[0]}/act/{x[1]}.{x[2]}")),
         q(account).map(lambda a: ("GET", f"/app/report/{a}")), q(account).map(lambda a: ("GET", f"/app/report/{a}.xlsx")),
+        q(account).map(lambda a: ("POST", f"/widget/{a}/request")),
+        q(cabinet).map(lambda t: ("POST", f"/cabinet/{t}/request")),
         st.just(("GET", "/app/advisor")),
         st.tuples(q(account), st.one_of(st.sampled_from(PROJECT), q(action))).map(
             lambda x: ("POST", f"/app/account/{x[0]}/project/{x[1]}")),
@@ -601,6 +612,65 @@ def test_entry_posts_install_and_events(fuzz: Fuzz):
     @given(req=entry_requests(f))
     def run(req: Req) -> None:
         _, state["fp"] = check(f, req, "entry", state["fp"])
+
+    run()
+
+
+# ---------------------------------------------------------------- 4. the client's requests with real tokens
+
+
+@st.composite
+def ask_requests(draw, f: Fuzz) -> Req:
+    """A request from the widget (real frame tokens) or the cabinet (live and
+    dead links, the live link's real form token or another), with fields
+    drawn from what the forms send and from anything else."""
+    from ledger.models import REQUEST_KINDS
+
+    targets = st.one_of(
+        st.sampled_from(f.extra["plan_items"]).map(lambda i: f"item:{i}"),  # «Ромашка»'s own: often accepted
+        st.tuples(st.sampled_from(["item", "direction", "task", "entry", "x", ""]), ids(f)).map(":".join),
+        text_values())
+    fields = [("kind", st.one_of(st.sampled_from(REQUEST_KINDS), text_values())), ("target", targets),
+              ("hours", text_values()), ("text", st.one_of(text_values(), st.just("я" * 2001))),
+              ("name", text_values())]
+    pairs = [(k.encode(), quote(draw(v).encode("utf-8", "surrogatepass"), safe="").encode())
+             for k, v in fields if draw(st.integers(0, 4))]
+    if draw(st.integers(0, 3)) == 0:
+        pairs += draw(form_pairs(f, max_size=3))
+    if draw(st.sampled_from(["widget", "cabinet"])) == "widget":
+        account = draw(st.one_of(st.just(str(f.world.accounts["romashka"])), st.sampled_from(f.account_ids).map(str),
+                                 ids(f)))
+        req = Req("POST", f"/widget/{quote(account, safe='')}/request", b"", {}, encode_pairs(pairs),
+                  "application/x-www-form-urlencoded")
+        return with_token(req, f.frame_ok[draw(st.sampled_from(["A admin"] * 3 + sorted(f.frame_ok)))],
+                          draw(st.sampled_from(("header", "form", "query"))))
+    link = draw(st.sampled_from(["live"] * 4 + sorted(f.cabinet)))  # mostly the live link, so forms get read
+    form_token = draw(st.sampled_from([f.extra["form_token"], f.extra["form_token"][:-1] + "A", "", "x" * 300]))
+    pairs.append((b"_f", quote(form_token, safe="").encode()))
+    return Req("POST", f"/cabinet/{quote(f.cabinet[link], safe='')}/request", b"", {},
+               encode_pairs(draw(st.permutations(pairs))), draw(st.sampled_from(
+                   ["application/x-www-form-urlencoded"] * 4 + CONTENT_TYPES)))
+
+
+def test_client_requests_write_only_when_accepted(fuzz: Fuzz):
+    import re as re_
+
+    f = fuzz
+    page = f.client.get(f"/cabinet/{f.cabinet['live']}").get_data(as_text=True)
+    f.extra["form_token"] = re_.search(r'name="_f" value="([^"]+)"', page).group(1) if 'name="_f"' in page else ""
+    # The doors open: a well-formed request from each place is kept (and the fuzz below varies around them).
+    item = f"item:{f.extra['plan_items'][4]}"
+    good = [f.client.post(f"/widget/{f.world.accounts['romashka']}/request",
+                          data={"_t": f.frame_ok["A admin"], "kind": "pause", "target": item}),
+            f.client.post(f"/cabinet/{f.cabinet['live']}/request",
+                          data={"_f": f.extra["form_token"], "kind": "first", "target": item})]
+    assert [r.status_code for r in good] == [303, 303], [r.get_data(as_text=True)[:300] for r in good]
+    state = {"fp": f.fingerprint()}
+
+    @settings(max_examples=scaled("ask", f), **SETTINGS)
+    @given(req=ask_requests(f))
+    def run(req: Req) -> None:
+        _, state["fp"] = check(f, req, "ask", state["fp"])
 
     run()
 

@@ -536,6 +536,98 @@ CASES: dict[str, Case] = {
 }
 
 
+# ---------------------------------------------------------------- the client steers (issue 15): the plan's tasks and the requests
+
+
+def _prep_plan(w, a):
+    """A direction with two tasks of the plan, a pause request on the first, and another client's task."""
+    from ledger.client_requests import open_request
+    from ledger.devplan import add_item
+
+    ctx = _prep_direction(w, a)
+    first = with_account(w, a, lambda s, acc: add_item(s, acc, direction_id=ctx["direction"], title="Воронка",
+                                                       planned_s=10 * H, actor="test"))
+    second = with_account(w, a, lambda s, acc: add_item(s, acc, direction_id=ctx["direction"], title="Роботы",
+                                                        planned_s=5 * H, actor="test"))
+    request = with_account(w, a, lambda s, acc: open_request(s, acc, "pause", item_id=first, author="Клиент",
+                                                             source="cabinet"))
+    other = make_account(w)
+    other_dir = with_account(w, other, lambda s, acc: add_direction(s, acc, "Их", planned_s=0, match_kind="tag",
+                                                                    match_value="x", actor="test"))
+    foreign = with_account(w, other, lambda s, acc: add_item(s, acc, direction_id=other_dir, title="Их задача",
+                                                             planned_s=H, actor="test"))
+    return {**ctx, "items": [first, second], "request": request, "foreign_item": foreign}
+
+
+def _plan_row(w, item_id: int):
+    from ledger.models import PlanItem
+
+    with w.session() as s:
+        found = s.get(PlanItem, item_id)
+        s.expunge_all()
+        return found
+
+
+def _plan_order(w, account_id: int) -> list[int]:
+    from ledger.devplan import items
+
+    with w.session() as s:
+        return [i.id for i in items(s, account_id)]
+
+
+def _check_item_add(w, ctx):
+    added = _plan_row(w, _plan_order(w, ctx["account"])[-1])
+    assert (added.title, added.planned_s, added.position) == ("Аудит прав", 4 * H + 30 * 60, 3)
+
+
+def _check_request(state: str, item_state: str):
+    def check(w, ctx):
+        from ledger.models import ClientRequest
+
+        with w.session() as s:
+            assert s.get(ClientRequest, ctx["request"]).state == state
+        assert _plan_row(w, ctx["items"][0]).state == item_state
+    return check
+
+
+NO_ITEM = ("No such plan item.", {})
+CASES.update({
+    "steer_itemadd": Case(
+        "retainer", prepare=_prep_plan,
+        valid=lambda c: {"direction_id": str(c["direction"]), "title": "Аудит прав", "planned": "4:30"},
+        check=_check_item_add, invalid=lambda c: {"direction_id": str(c["direction"]), "title": "x", "planned": "абв"},
+        errors={"planned": HOURS_MSG}, audit="plan.add"),
+    "steer_itemupdate": Case(
+        "retainer", prepare=_prep_plan, valid=lambda c: {"item_id": str(c["items"][1]), "planned": "12"},
+        check=lambda w, c: _plan_row(w, c["items"][1]).planned_s == 12 * H or pytest.fail("not saved"),
+        invalid=lambda c: {"item_id": str(c["foreign_item"]), "planned": "5"}, errors={}, alert=NO_ITEM,
+        hidden=True, audit="plan.update"),
+    "steer_itemmove": Case(
+        "retainer", prepare=_prep_plan, valid=lambda c: {"item_id": str(c["items"][1]), "move": "up"},
+        check=lambda w, c: _plan_order(w, c["account"]) == c["items"][::-1] or pytest.fail("not moved"),
+        invalid=lambda c: {"item_id": "999999", "move": "up"}, errors={}, alert=NO_ITEM, hidden=True,
+        audit="plan.reorder"),
+    "steer_itemstate": Case(
+        "retainer", prepare=_prep_plan, valid=lambda c: {"item_id": str(c["items"][1]), "state": "done"},
+        check=lambda w, c: _plan_row(w, c["items"][1]).state == "done" or pytest.fail("not saved"),
+        invalid=lambda c: {"item_id": str(c["foreign_item"]), "state": "done"}, errors={}, alert=NO_ITEM,
+        hidden=True, audit="plan.state"),
+    "steer_itemremove": Case(
+        "retainer", prepare=_prep_plan, valid=lambda c: {"item_id": str(c["items"][1])},
+        check=lambda w, c: _plan_order(w, c["account"]) == c["items"][:1] or pytest.fail("not removed"),
+        invalid=lambda c: {"item_id": str(c["foreign_item"])}, errors={}, alert=NO_ITEM, hidden=True,
+        audit="plan.remove"),
+    "steer_accept": Case(
+        "retainer", prepare=_prep_plan, valid=lambda c: {"request_id": str(c["request"])},
+        check=_check_request("accepted", "paused"), invalid=lambda c: {"request_id": "999999"}, errors={},
+        alert=("No such request.", {}), hidden=True, audit="request.accept"),
+    "steer_decline": Case(
+        "retainer", prepare=_prep_plan, valid=lambda c: {"request_id": str(c["request"]), "reason": "Не сейчас"},
+        check=_check_request("declined", "planned"), invalid=lambda c: {"request_id": str(c["request"])},
+        errors={}, alert=("Required.", {}), hidden=True, audit="request.decline"),
+})
+
+
 def _message(w, spec: tuple) -> str:
     message, kwargs = spec
     kwargs = {k: _message(w, v) if isinstance(v, tuple) else v for k, v in kwargs.items()}

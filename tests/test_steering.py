@@ -472,3 +472,33 @@ def test_another_accounts_task_cannot_join_the_plan_in_an_integrator_portal(sess
     add_item(book.s, acc, direction_id=crm.id, task_id=9999, planned_s=H, actor="m", now=book.now)  # not synced yet
     r = open_request(book.s, acc, "cap", task_id=51, cap_s=H, author="client", source="cabinet", now=book.now)
     assert r.task_id == 51
+
+
+def test_a_directions_spent_counts_its_plan_tasks_and_its_rule_once(book: Book):
+    """The plan's tasks under a direction count for it even when its rule
+    (here the tag «crm») does not match them; a task both matched and
+    listed counts once."""
+    acc, crm, tel, (a, b, c, d) = setup_plan(book)
+    book.log(1, 4 * H, date(2026, 1, 5), task=1)   # listed under CRM, not tagged
+    book.log(2, 2 * H, date(2026, 1, 5), task=4)   # Telephony's rule (parent 4) and its listed task
+    book.s.add(Task(portal_id=book.portal.id, task_id=9, title="Тег", tags="crm"))
+    book.s.flush()
+    book.log(3, H, date(2026, 1, 6), task=9)       # matched by the tag, not listed
+    status = plan_status(book.s, acc.id, book.now)
+    spent = {x.direction_id: x.spent_s for x in status.directions}
+    assert spent == {crm.id: 5 * H, tel.id: 2 * H}
+    assert status.spent_s == 7 * H
+
+
+def test_time_logged_in_the_second_of_the_pause_is_after_it(book: Book):
+    """The portal's records carry whole seconds: a pause at 15:00:00.4 and
+    an entry the portal dates 15:00:00 are the same second, so the entry
+    is flagged as after the pause."""
+    from datetime import datetime, timezone
+
+    acc, crm, tel, (a, b, c, d) = setup_plan(book)
+    moment = datetime(2026, 1, 5, 12, 0, 0, 400_000, tzinfo=timezone.utc)
+    set_item_state(book.s, a, "paused", actor="mgr", now=moment)
+    assert a.paused_at == moment.replace(microsecond=0)
+    book.log(1, 600, date(2026, 1, 5), task=1, hour=15)  # 15:00 Moscow = 12:00:00 UTC
+    assert [f.duration_s for f in paused_work(book.s, acc.id)] == [600]
