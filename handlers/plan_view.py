@@ -4,7 +4,7 @@ one place from the ledger, shaped for the templates. Nothing here writes."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,6 +23,7 @@ QUESTION_LINES = 40  # report lines of the open period a question may name
 class RequestLine:
     request: RequestView
     target: str  # what it speaks of, in words ("" when it is gone)
+    at_local: datetime  # when it was asked, on the portal's clock (the page says no zone)
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,13 @@ def monthly_tariff_s(summary: Summary | None) -> int | None:
 
 def _request_lines(session: Session, account_id: int, state: str | None = None,
                    limit: int = SHOWN_REQUESTS) -> list[RequestLine]:
+    account = session.get(Account, account_id)
+    portal = session.get(Portal, account.portal_id) if account is not None else None
+    tz = cal.zone(portal.time_zone if portal is not None else "UTC")
     return [RequestLine(r, target_title(session, account_id, item_id=r.item_id, direction_id=r.direction_id,
-                                        task_id=r.task_id, entry_id=r.entry_id))
+                                        task_id=r.task_id, entry_id=r.entry_id),
+                        (r.created_at if r.created_at.tzinfo else r.created_at.replace(tzinfo=timezone.utc))
+                        .astimezone(tz))
             for r in requests_of(session, account_id, state)[:limit]]
 
 
