@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from . import calendar as cal
 from .contracts import LedgerError, _row, advance_stage, audit
 from .db import utcnow
-from .entries import account_for_task
+from .entries import task_may_count_for
 from .models import (
     SCOPE_KINDS,
     Account,
@@ -187,12 +187,8 @@ def _check_task(session: Session, account: Account, task_id: object) -> int:
     places in another account is refused (as a plan item's, ledger.devplan)."""
     if type(task_id) is not int or task_id <= 0 or task_id > 2**53:
         raise LedgerError("a task is given by its number")
-    portal = session.get(Portal, account.portal_id)
-    assert portal is not None
-    if session.execute(select(Task.id).where(Task.portal_id == portal.id, Task.task_id == task_id)).first():
-        owner = account_for_task(session, portal, task_id)
-        if owner is not None and owner.id != account.id:
-            raise LedgerError("no such task for this account")
+    if not task_may_count_for(session, account, task_id):
+        raise LedgerError("no such task for this account")
     if session.execute(select(ScopeTask.id).where(ScopeTask.account_id == account.id,
                                                   ScopeTask.task_id == task_id)).first():
         raise LedgerError("task %(task_id)s already counts for a scope item", task_id=task_id)

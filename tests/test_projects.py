@@ -270,6 +270,25 @@ def test_a_task_of_another_account_stays_there(session):
         set_item_state(session, account, session.execute(select(ScopeItem.id)).scalar_one(), "done", actor="m")
 
 
+def test_a_task_our_mirror_places_in_another_account_is_refused(session):
+    """ledger.entries.task_may_count_for, shared with the plan's items
+    (ledger.devplan): in a client portal its first account owns its tasks."""
+    from ledger.entries import task_may_count_for
+    from ledger.tasks import upsert_task
+
+    b = Book(session)
+    account, _, _ = staged(b)
+    other, _, their = staged(b, "Другой")
+    upsert_task(session, b.portal.id, 77, title="Воронка", now=b.now)
+    assert task_may_count_for(session, account, 77) and not task_may_count_for(session, other, 77)
+    assert task_may_count_for(session, other, 78)  # not mirrored yet: taken on the manager's word
+    before = session.execute(select(func.count()).select_from(ScopeItem)).scalar_one()
+    with pytest.raises(LedgerError, match="no such task"):
+        add_item(session, other, kind="setting", title="Их", planned_s=H, stage_id=their[0].id, task_ids=(77,),
+                 actor="m", now=b.now)
+    assert session.execute(select(func.count()).select_from(ScopeItem)).scalar_one() == before
+
+
 # ---------------------------------------------------------------- properties of the pure parts
 
 days_st = st.dates(min_value=date(2020, 1, 1), max_value=date(2035, 12, 31))
