@@ -18,7 +18,7 @@ from ledger.calendar import local_date, local_midnight
 from ledger.contracts import STAGE_END_REFUSALS
 from ledger.contracts import LedgerError
 from ledger.db import utcnow
-from ledger.models import SCOPE_KINDS, Account, Portal
+from ledger.models import SCOPE_KINDS, STALL_DAYS_RANGE, Account, Portal
 from ledger.projects import ItemStatus, Lateness, ProjectStatus, Stall, StageStatus
 from b24.links import task_url
 from ledger.handover import package
@@ -208,6 +208,13 @@ def _paid(s: Session, account: Account, form: Form, who: str) -> None:
         projects.record_payment(s, account, stage_id, paid, actor=who)
 
 
+def _stall_days(s: Session, account: Account, form: Form, who: str) -> None:
+    low, high = STALL_DAYS_RANGE
+    days = form.integer("stall_days", low=low, high=high)
+    if form.ok:
+        projects.set_stall_days(s, account, days, actor=who)
+
+
 def _accept(s: Session, account: Account, form: Form, who: str) -> None:
     """Accepted now, or as of the day the client accepted when the manager
     records it later: the next stage starts that day (its work counts there)."""
@@ -227,7 +234,7 @@ def _accept(s: Session, account: Account, form: Form, who: str) -> None:
 
 ROW_ACTIONS = {"state", "remove", "paid", "accept"}
 ACTIONS = {"item": _item_add, "state": _item_state, "link": _item_link, "remove": _item_remove,
-           "dates": _stage_dates, "paid": _paid, "accept": _accept}
+           "dates": _stage_dates, "paid": _paid, "accept": _accept, "stall": _stall_days}
 
 
 @bp.post("/app/account/<int(max=2147483647):account_id>/project/<action>")

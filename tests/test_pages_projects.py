@@ -217,3 +217,32 @@ def test_the_minute_refresh_and_the_cabinets_json_carry_the_project(world):
     assert p["stalls"][0]["kind"] == "no_work" and p["stalls"][0]["line"]
     # a retainer's cabinet says so plainly
     assert w.get(cabinet_of(w, make_account(w)) + ".json").json()["project"] is None
+
+
+def test_the_manager_sets_when_a_project_counts_as_stalled(world):
+    w = world
+    token = w.token()
+    account = make_account(w, "staged")
+    assert post(w, token, account, "paid", stage_id=str(stages_of(w, account)[0]), paid="1").status_code == 303
+    page = w.get(f"/app/account/{account}", token)
+    assert 'name="stall_days" value="7"' in page.text
+    # the first stage began last month with no work: stalled after a week, not after 90 days
+    assert "data-hb-stall" in widget_of(w, account)
+    for bad in ("0", "91", "-1", "7.5", "семь", "", "9" * 30):
+        before = w.snapshot()
+        answer = post(w, token, account, "stall", stall_days=bad)
+        assert answer.status_code == 400, (bad, answer.status_code)
+        assert w.snapshot() == before and "has-error" in answer.text
+    assert post(w, token, account, "stall", stall_days="90").status_code == 303
+    with w.session() as s:
+        from ledger.models import Account
+
+        assert s.get(Account, account).stall_days == 90
+        assert s.execute(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.account_id == account, AuditEvent.action == "project.stall_days")).scalar_one() == 1
+    assert 'name="stall_days" value="90"' in w.get(f"/app/account/{account}", token).text
+    assert "data-hb-stall" not in widget_of(w, account)
+    # another portal's manager changes nothing
+    before = w.snapshot()
+    assert post(w, w.token(w.pb), account, "stall", stall_days="5").status_code == 404
+    assert w.snapshot() == before
