@@ -1,6 +1,6 @@
 """GET /cabinet/<token>: the client's view as a standalone page, for people
 without a login to the portal; GET /cabinet/<token>.json: the same numbers
-(integer seconds) for other tools.
+(integer seconds, minor units), the plan and the project, for other tools.
 
 The token is a signature over a cabinet link's id and its random nonce;
 the link row decides whether it still works (revoked, expired). Anything
@@ -98,17 +98,20 @@ def render_page(account: Account, link: CabinetLink, token: str, status: int = 2
 def part(token: str):
     account = _open(token)
     v = account_view(db.reader(), account.id)
-    return secure(make_response(render_template("_summary.html", v=v, links=False)))
+    return secure(make_response(render_template("_live.html", v=v, links=False)))
 
 
 @bp.get("/cabinet/<token>.json")
 def data(token: str):
+    from .projects import project_json, project_of  # handlers.projects imports the manager's, which imports this
+
     account = _open(token)
     v = account_view(db.reader(), account.id)
     assert v is not None
     body = v.summary.as_dict()
     body["synced_at"] = v.synced_at.isoformat() if v.synced_at else None
     body.update(plan_json(v.plan))
+    body.update(project_json(project_of(account.id, v.summary.now)))
     response = jsonify(body)
     response.headers["Cache-Control"] = "no-store"
     return response

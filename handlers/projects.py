@@ -18,7 +18,7 @@ from ledger.calendar import local_date, local_midnight
 from ledger.contracts import STAGE_END_REFUSALS
 from ledger.contracts import LedgerError
 from ledger.db import utcnow
-from ledger.models import SCOPE_KINDS, Account, Portal
+from ledger.models import SCOPE_KINDS, STALL_DAYS_RANGE, Account, Portal
 from ledger.projects import ItemStatus, Lateness, ProjectStatus, Stall, StageStatus
 from b24.links import task_url
 from ledger.handover import package
@@ -113,6 +113,46 @@ def stall_line(subject: StageStatus, stall: Stall, p: ProjectStatus) -> str:
     return text[:1].upper() + text[1:]
 
 
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _late_json(late: Lateness | None) -> dict | None:
+    if late is None:
+        return None
+    return {"kind": late.kind, "days": late.days, "due_on": _iso(late.due_on), "finish_on": _iso(late.finish_on)}
+
+
+def project_json(p: ProjectStatus | None) -> dict:
+    """The cabinet's JSON of the project (the same reading as _project.html):
+    integer seconds and minor units, ISO dates; the late and stalled lines
+    in the reader's language beside their figures. Only the account's own
+    scope, stages and linked tasks: project_status reads nothing else."""
+    if p is None:
+        return {"project": None}
+    stages = [{
+        "id": st.id, "position": st.position, "name": st.name, "state": st.state,
+        "planned_s": st.planned_s, "spent_s": st.spent_s, "due_on": _iso(st.due_on),
+        "price_minor": st.price_minor, "paid": st.paid, "paid_on": _iso(st.paid_on),
+        "pay_due_on": _iso(st.pay_due_on), "started_on": _iso(st.started_on), "ended_on": _iso(st.ended_on),
+        "accepted_on": _iso(st.accepted_on), "late": _late_json(st.late),
+        "stalls": [{"kind": s.kind, "since": _iso(s.since), "days": s.days} for s in st.stalls],
+        "items": [{"id": i.id, "kind": i.kind, "title": i.title, "state": i.state, "planned_s": i.planned_s,
+                   "spent_s": i.spent_s, "due_on": _iso(i.due_on), "done_on": _iso(i.done_on),
+                   "accepted_on": _iso(i.accepted_on), "late": _late_json(i.late),
+                   "tasks": [{"task_id": t.task_id, "title": t.title, "spent_s": t.spent_s} for t in i.tasks]}
+                  for i in st.items]} for st in p.stages]
+    late = [{"stage_id" if isinstance(subject, StageStatus) else "item_id": subject.id, **_late_json(lt),
+             "line": late_line(subject, lt, p)} for subject, lt in p.late]
+    stalls = [{"stage_id": st.id, "kind": s.kind, "since": _iso(s.since), "days": s.days,
+               "line": stall_line(st, s, p)} for st, s in p.stalls]
+    return {"project": {
+        "kind": p.kind, "title": p.title, "currency": p.currency, "today": _iso(p.today),
+        "planned_s": p.planned_s, "spent_s": p.spent_s, "price_minor": p.price_minor, "paid_minor": p.paid_minor,
+        "finish_on": _iso(p.finish_on), "stall_days": p.stall_days, "stages": stages, "late": late,
+        "stalls": stalls}}
+
+
 # ---------------------------------------------------------------- the manager's forms
 
 
@@ -168,6 +208,13 @@ def _paid(s: Session, account: Account, form: Form, who: str) -> None:
         projects.record_payment(s, account, stage_id, paid, actor=who)
 
 
+def _stall_days(s: Session, account: Account, form: Form, who: str) -> None:
+    low, high = STALL_DAYS_RANGE
+    days = form.integer("stall_days", low=low, high=high)
+    if form.ok:
+        projects.set_stall_days(s, account, days, actor=who)
+
+
 def _accept(s: Session, account: Account, form: Form, who: str) -> None:
     """Accepted now, or as of the day the client accepted when the manager
     records it later: the next stage starts that day (its work counts there)."""
@@ -187,7 +234,7 @@ def _accept(s: Session, account: Account, form: Form, who: str) -> None:
 
 ROW_ACTIONS = {"state", "remove", "paid", "accept"}
 ACTIONS = {"item": _item_add, "state": _item_state, "link": _item_link, "remove": _item_remove,
-           "dates": _stage_dates, "paid": _paid, "accept": _accept}
+           "dates": _stage_dates, "paid": _paid, "accept": _accept, "stall": _stall_days}
 
 
 @bp.post("/app/account/<int(max=2147483647):account_id>/project/<action>")

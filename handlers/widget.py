@@ -98,11 +98,11 @@ def page(account_id: int):
 
 @bp.get("/widget/<int(max=2147483647):account_id>/part")
 def part(account_id: int):
-    """The summary alone, for the page's minute refresh."""
+    """The summary and the project (templates/_live.html), for the page's minute refresh."""
     frame = frames.current()
     _account_of(frame, account_id)
     v = account_view(db.reader(), account_id)
-    return render_frame("_summary.html", frame.portal_id, v=v)
+    return render_frame("_live.html", frame.portal_id, v=v)
 
 
 @bp.post("/frame/renew")

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from . import calendar as cal
 from .contracts import LedgerError, _row, audit
 from .db import utcnow
-from .entries import account_for_task
+from .entries import task_may_count_for
 from .models import PLAN_ITEM_STATES, Account, Direction, PlanItem, Portal, Task, TimeEntry
 from .plan import MAX_PLAN_S, Recommendation, recommend
 from .usage import mirrored_tasks, task_matches
@@ -70,12 +70,8 @@ def _task_in_plan(session: Session, account: Account, task_id: int | None, but: 
     in the portal a minute ago) is taken on the manager's word."""
     if task_id is None:
         return
-    portal = session.get(Portal, account.portal_id)
-    assert portal is not None
-    if session.execute(select(Task.id).where(Task.portal_id == portal.id, Task.task_id == task_id)).first():
-        owner = account_for_task(session, portal, task_id)
-        if owner is not None and owner.id != account.id:
-            raise LedgerError("no such task for this account")
+    if not task_may_count_for(session, account, task_id):
+        raise LedgerError("no such task for this account")
     found = session.execute(select(PlanItem.id).where(
         PlanItem.account_id == account.id, PlanItem.task_id == task_id)).scalar_one_or_none()
     if found is not None and found != but:

@@ -601,6 +601,19 @@ def account_for_task(session: Session, portal: Portal, task_id: int) -> Account 
     return cache[key]
 
 
+def task_may_count_for(session: Session, account: Account, task_id: int) -> bool:
+    """Whether a manager may tie a task to this account (a plan item, a
+    scope item): not when our mirror places it in another account. A task
+    not mirrored yet (created in the portal a minute ago), or one no
+    account owns, is taken on the manager's word."""
+    portal = session.get(Portal, account.portal_id)
+    assert portal is not None
+    if session.execute(select(Task.id).where(Task.portal_id == portal.id, Task.task_id == task_id)).first() is None:
+        return True
+    owner = account_for_task(session, portal, task_id)
+    return owner is None or owner.id == account.id
+
+
 def _account_by_task(session: Session, portal: Portal, task_id: int) -> Account | None:
     # Memoized for the transaction: tasks and bindings change only through
     # upsert_task and bind_account, which re-derive (and forget) after.

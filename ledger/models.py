@@ -33,6 +33,12 @@ PERIOD_KINDS = ("month", "stage", "project")
 BINDING_KINDS = ("company", "group")
 MATCH_KINDS = ("group", "tag", "parent")
 CAP_SCOPES = ("task", "direction")
+# A stalled project (issue 16): this many days without work on the current
+# stage, or waiting for the payment or for the client's acceptance. A week is
+# the seed's rhythm (the weekly call): a second week of silence is worth a
+# word. Each account may set its own, within the range.
+STALL_DAYS = 7
+STALL_DAYS_RANGE = (1, 90)
 
 # Every kind of posting, and the sign it may carry. The balance of a period is
 # the plain sum of amount_s over its postings; these kinds are the terms of
@@ -77,6 +83,9 @@ class Account(Base):
     language: Mapped[str] = mapped_column(String(8), default="ru")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # An implementation project counts as stalled after this many days
+    # (ledger.projects.set_stall_days keeps it within STALL_DAYS_RANGE).
+    stall_days: Mapped[int] = mapped_column(Integer, default=STALL_DAYS, server_default=str(STALL_DAYS))
 
 
 class AccountBinding(Base):

@@ -9,7 +9,7 @@ price, the day it is due, paid or not); an upfront project has one payment.
 
 Three parts:
 - settings (`add_item`, `link_task`, `set_item_state`, `set_stage_dates`,
-  `record_payment`, `accept_stage`), audited like every other setting;
+  `record_payment`, `accept_stage`, `set_stall_days`), audited like every other setting;
   none of them moves hours: the ledger's postings say what was spent;
 - `lateness` and `stalls_of`, pure, in whole days of the portal's calendar
   (local dates, so a DST night or a month end never shifts a day);
@@ -27,9 +27,11 @@ from sqlalchemy.orm import Session
 from . import calendar as cal
 from .contracts import LedgerError, _row, advance_stage, audit
 from .db import utcnow
-from .entries import account_for_task
+from .entries import task_may_count_for
 from .models import (
     SCOPE_KINDS,
+    STALL_DAYS,
+    STALL_DAYS_RANGE,
     Account,
     Contract,
     ContractTerm,
@@ -46,10 +48,6 @@ from .plan import MAX_PLAN_S
 MAX_TITLE = 500
 MAX_ITEMS = 300  # a project's scope is read by a person; beyond this it is a backlog
 MAX_TASKS_PER_ITEM = 50
-# A stalled project: this many days without work on the current stage, or
-# waiting for the payment or for the client's acceptance. A week is the
-# seed's rhythm (the weekly call): a second week of silence is worth a word.
-STALL_DAYS = 7
 # A projection at the current pace needs a few days of work to mean anything
 # (as ledger.summary.MIN_PACE_S for the hours forecast).
 MIN_PACE_DAYS = 3
@@ -187,12 +185,8 @@ def _check_task(session: Session, account: Account, task_id: object) -> int:
     places in another account is refused (as a plan item's, ledger.devplan)."""
     if type(task_id) is not int or task_id <= 0 or task_id > 2**53:
         raise LedgerError("a task is given by its number")
-    portal = session.get(Portal, account.portal_id)
-    assert portal is not None
-    if session.execute(select(Task.id).where(Task.portal_id == portal.id, Task.task_id == task_id)).first():
-        owner = account_for_task(session, portal, task_id)
-        if owner is not None and owner.id != account.id:
-            raise LedgerError("no such task for this account")
+    if not task_may_count_for(session, account, task_id):
+        raise LedgerError("no such task for this account")
     if session.execute(select(ScopeTask.id).where(ScopeTask.account_id == account.id,
                                                   ScopeTask.task_id == task_id)).first():
         raise LedgerError("task %(task_id)s already counts for a scope item", task_id=task_id)
@@ -298,6 +292,23 @@ def remove_item(session: Session, account: Account, item_id: int, *, actor: str,
           before={**_row(item, *ITEM_FIELDS), "task_ids": tasks}, now=now)
     session.delete(item)
     session.flush()
+
+
+def set_stall_days(session: Session, account: Account, days: object, *, actor: str,
+                   now: datetime | None = None) -> bool:
+    """After how many days the account's project counts as stalled (its
+    lines on the pages and its alerts). Returns whether it changed."""
+    low, high = STALL_DAYS_RANGE
+    if type(days) is not int or not low <= days <= high:
+        raise LedgerError("a project stalls after %(low)s to %(high)s days", low=low, high=high)
+    if account.stall_days == days:
+        return False
+    before = {"stall_days": account.stall_days}
+    account.stall_days = days
+    session.flush()
+    audit(session, actor, "project.stall_days", portal_id=account.portal_id, account_id=account.id,
+          before=before, after={"stall_days": days}, now=now)
+    return True
 
 
 def set_stage_dates(session: Session, account: Account, stage_id: int | None, *, due_on: date | None,
@@ -554,8 +565,9 @@ def _item_status(item: ScopeItem, links: list[ScopeTask], spent: dict[int, int],
 
 
 def project_status(session: Session, account_id: int, now: datetime | None = None,
-                   stall_days: int = STALL_DAYS) -> ProjectStatus | None:
-    """The account's project now, or None when it has none. Read-only."""
+                   stall_days: int | None = None) -> ProjectStatus | None:
+    """The account's project now, or None when it has none. Read-only.
+    Stalls are counted after the account's own `stall_days` unless given."""
     now = now or utcnow()
     account = session.get(Account, account_id)
     if account is None:
@@ -563,6 +575,8 @@ def project_status(session: Session, account_id: int, now: datetime | None = Non
     contract = project_contract(session, account)
     if contract is None:
         return None
+    if stall_days is None:
+        stall_days = account.stall_days or STALL_DAYS
     portal = session.get(Portal, account.portal_id)
     assert portal is not None
     tz = portal.time_zone
@@ -643,7 +657,8 @@ class StallAlert:
     days: int = 0
 
 
-def stall_alerts(session: Session, account_id: int, now: datetime, stall_days: int = STALL_DAYS) -> list[StallAlert]:
+def stall_alerts(session: Session, account_id: int, now: datetime,
+                 stall_days: int | None = None) -> list[StallAlert]:
     """One alert per stage (its period) and kind of stall: what the alert
     job fires, once each (its unique key is account, period, kind)."""
     status = project_status(session, account_id, now, stall_days)

@@ -192,6 +192,7 @@ FIELDS = [
     "target", "_f", "request_id", "answer", "move",  # the client's requests and the manager's queue (issue 15)
     # implementation projects (issue 16): scope items, stage dates and payments, the advisor
     "due_on", "pay_due_on", "tasks", "item_id", "state", "pace", "wanted", "start", "gap", "new", "at",
+    "stall_days",
     # amoCRM (issue 17): the widget's call, the OAuth redirect, the disconnect hook
     "entity", "id", "code", "referer", "error", "from_widget", "platform", "signature", "client_uuid",
     "account_id",

@@ -156,3 +156,93 @@ def test_the_handover_package_from_the_managers_page(world):
     assert all(n not in raw for n in other_names) and names
     # another portal's manager gets nothing of it
     assert w.get(f"/app/account/{account}/handover.json", w.token(w.pb)).status_code == 404
+
+
+def cabinet_of(w, account_id: int) -> str:
+    """A cabinet link for the account, made on the manager's page; its path."""
+    import re
+
+    response = w.post(f"/app/account/{account_id}/access_create", w.token(), {"label": "Директор"})
+    assert response.status_code == 303, response.text[:300]
+    page = w.get(response.headers["Location"].replace(w.url, ""))
+    url = re.findall(r'<div class="hb-copy">([^<]+)</div>', page.text)[0].replace("&amp;", "&")
+    return url[len(w.url):]
+
+
+def test_the_minute_refresh_and_the_cabinets_json_carry_the_project(world):
+    """The /part fragments the widget and the cabinet re-fetch every minute
+    hold the project too; the cabinet's JSON has its scope, stages, lateness
+    and stalls in integer seconds and minor units, and nothing of another
+    account's project."""
+    w = world
+    token = w.token()
+    account, other = make_account(w, "staged"), make_account(w, "staged")
+    first = stages_of(w, account)[0]
+    late = today(w) - timedelta(days=6)
+    assert post(w, token, account, "item", kind="setting", title="Воронка «Опт»", planned="6,5",
+                due_on=late.isoformat(), stage_id=str(first), tasks="#501").status_code == 303
+    assert post(w, token, account, "dates", stage_id=str(first), due_on=late.isoformat(),
+                pay_due_on="").status_code == 303
+    assert post(w, token, account, "paid", stage_id=str(first), paid="1").status_code == 303
+    assert post(w, token, other, "item", kind="widget", title="Чужой виджет", planned="3",
+                stage_id=str(stages_of(w, other)[0])).status_code == 303
+    part = w.get(f"/widget/{account}/part", token)
+    assert part.status_code == 200 and "<html" not in part.text
+    assert 'id="project-scope"' in part.text and "Воронка «Опт»" in part.text and "data-hb-stall" in part.text
+    assert "Этап «Аудит» опаздывает на 6 дней" in page_text(part.text).replace("\u00a0", " ")
+    # the project is inside what the refresh replaces, once
+    page = widget_of(w, account)
+    root = page[page.index('<main id="hb-root"'):page.index("</main>")]
+    assert 'id="project-scope"' in root and page.count('id="project-scope"') == 1
+
+    path = cabinet_of(w, account)
+    cabinet_part = w.get(path + "/part")
+    assert cabinet_part.status_code == 200 and "Воронка «Опт»" in cabinet_part.text
+    assert "#501" not in cabinet_part.text  # the cabinet links nowhere into the portal
+    raw = w.get(path + ".json")
+    assert raw.status_code == 200 and "Чужой виджет" not in raw.text
+    p = raw.json()["project"]
+    assert (p["kind"], p["currency"], p["stall_days"]) == ("staged", "RUB", 7)
+    assert p["paid_minor"] == 30_000_00 and p["price_minor"] == sum(st["price_minor"] for st in p["stages"])
+    stage = p["stages"][0]
+    assert (stage["id"], stage["state"], stage["paid"], stage["due_on"]) == (first, "current", True, late.isoformat())
+    assert stage["late"] == {"kind": "missed", "days": 6, "due_on": late.isoformat(), "finish_on": None}
+    assert [s["kind"] for s in stage["stalls"]] == ["no_work"] and stage["stalls"][0]["days"] >= 7
+    item = stage["items"][0]
+    assert (item["title"], item["planned_s"], item["spent_s"], item["state"]) == ("Воронка «Опт»", 6 * H + 30 * 60,
+                                                                                    0, "not_started")
+    assert item["due_on"] == late.isoformat() and item["tasks"][0]["task_id"] == 501
+    assert all(type(v) is int for v in (p["planned_s"], p["spent_s"], item["planned_s"], stage["price_minor"]))
+    assert p["late"][0]["stage_id"] == first and "опаздывает на 6 дней" in p["late"][0]["line"].replace("\u00a0", " ")
+    assert p["stalls"][0]["kind"] == "no_work" and p["stalls"][0]["line"]
+    # a retainer's cabinet says so plainly
+    assert w.get(cabinet_of(w, make_account(w)) + ".json").json()["project"] is None
+
+
+def test_the_manager_sets_when_a_project_counts_as_stalled(world):
+    w = world
+    token = w.token()
+    account = make_account(w, "staged")
+    assert post(w, token, account, "paid", stage_id=str(stages_of(w, account)[0]), paid="1").status_code == 303
+    page = w.get(f"/app/account/{account}", token)
+    assert 'name="stall_days" value="7"' in page.text
+    # the first stage began last month with no work: stalled after a week, not after 90 days
+    assert "data-hb-stall" in widget_of(w, account)
+    for bad in ("0", "91", "-1", "7.5", "семь", "", "9" * 30):
+        before = w.snapshot()
+        answer = post(w, token, account, "stall", stall_days=bad)
+        assert answer.status_code == 400, (bad, answer.status_code)
+        assert w.snapshot() == before and "has-error" in answer.text
+    assert post(w, token, account, "stall", stall_days="90").status_code == 303
+    with w.session() as s:
+        from ledger.models import Account
+
+        assert s.get(Account, account).stall_days == 90
+        assert s.execute(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.account_id == account, AuditEvent.action == "project.stall_days")).scalar_one() == 1
+    assert 'name="stall_days" value="90"' in w.get(f"/app/account/{account}", token).text
+    assert "data-hb-stall" not in widget_of(w, account)
+    # another portal's manager changes nothing
+    before = w.snapshot()
+    assert post(w, w.token(w.pb), account, "stall", stall_days="5").status_code == 404
+    assert w.snapshot() == before

@@ -22,6 +22,7 @@ from ledger.projects import (
     record_payment,
     set_item_state,
     set_stage_dates,
+    set_stall_days,
     stall_alerts,
     stalls_of,
 )
@@ -218,6 +219,31 @@ def test_stalls_and_their_alerts_once_per_stage_and_kind(session):
     assert stall_alerts(session, account.id, b.at(date(2026, 1, 20))) == []
 
 
+def test_the_stall_threshold_is_the_accounts_own(session):
+    """Set on the project section (1..90 days, audited, refused with nothing
+    written otherwise), read by the stall lines and the alerts alike."""
+    b = Book(session)
+    account, _, stages = staged(b)
+    record_payment(session, account, stages[0].id, True, actor="m", now=b.now)
+    b.log(1, H, date(2026, 1, 3))
+    assert account.stall_days == 7 and stall_alerts(session, account.id, b.at(date(2026, 1, 7))) == []
+    assert set_stall_days(session, account, 3, actor="m", now=b.now) is True
+    assert set_stall_days(session, account, 3, actor="m", now=b.now) is False  # the same twice: one event
+    found = stall_alerts(session, account.id, b.at(date(2026, 1, 7)))
+    assert [(a.kind, a.days) for a in found] == [("stall:no_work", 4)]
+    status = project_status(session, account.id, b.at(date(2026, 1, 7)))
+    assert status.stall_days == 3 and [s.kind for _, s in status.stalls] == ["no_work"]
+    assert project_status(session, account.id, b.at(date(2026, 1, 7)), stall_days=30).stalls == []
+    events = session.execute(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "project.stall_days")).scalar_one()
+    for bad in (0, 91, -1, "7", 7.0, None, True):
+        with pytest.raises(LedgerError):
+            set_stall_days(session, account, bad, actor="m", now=b.now)
+    assert account.stall_days == 3 and events == 1 and session.execute(
+        select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "project.stall_days")).scalar_one() == 1
+    assert set_stall_days(session, account, 90, actor="m", now=b.now) and set_stall_days(session, account, 1, actor="m")
+
+
 def test_upfront_project_is_one_stage_due_by_its_items(session):
     b = Book(session)
     account = add_account(session, b.portal, "Соколова", now=b.now)
@@ -268,6 +294,25 @@ def test_a_task_of_another_account_stays_there(session):
              actor="m", now=b.now)
     with pytest.raises(LedgerError):  # another account's item
         set_item_state(session, account, session.execute(select(ScopeItem.id)).scalar_one(), "done", actor="m")
+
+
+def test_a_task_our_mirror_places_in_another_account_is_refused(session):
+    """ledger.entries.task_may_count_for, shared with the plan's items
+    (ledger.devplan): in a client portal its first account owns its tasks."""
+    from ledger.entries import task_may_count_for
+    from ledger.tasks import upsert_task
+
+    b = Book(session)
+    account, _, _ = staged(b)
+    other, _, their = staged(b, "Другой")
+    upsert_task(session, b.portal.id, 77, title="Воронка", now=b.now)
+    assert task_may_count_for(session, account, 77) and not task_may_count_for(session, other, 77)
+    assert task_may_count_for(session, other, 78)  # not mirrored yet: taken on the manager's word
+    before = session.execute(select(func.count()).select_from(ScopeItem)).scalar_one()
+    with pytest.raises(LedgerError, match="no such task"):
+        add_item(session, other, kind="setting", title="Их", planned_s=H, stage_id=their[0].id, task_ids=(77,),
+                 actor="m", now=b.now)
+    assert session.execute(select(func.count()).select_from(ScopeItem)).scalar_one() == before
 
 
 # ---------------------------------------------------------------- properties of the pure parts

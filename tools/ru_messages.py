@@ -987,3 +987,10 @@ RU.update({
     "Burned": "Сгорело",
     "Carried": "Перенесено",
 })
+RU.update({
+    # the project's stall threshold per account (issue 16, branch projects)
+    "Stalled after, days": "Считать простоем через, дней",
+    "without work, payment or acceptance; the client and you get an alert":
+        "без работы, оплаты или приёмки; клиент и вы получите уведомление",
+    "a project stalls after %(low)s to %(high)s days": "простой считается после %(low)s–%(high)s дней",
+})

@@ -65,6 +65,21 @@ def test_the_scope_and_the_timeline_in_the_widget(env: Env, page: Page, js_error
     assert js_errors == []
 
 
+def test_the_minute_refresh_renews_the_scope(env: Env, page: Page, js_errors: list[str]):
+    """The scope is inside what the widget re-fetches every minute (<main
+    data-hb-refresh>, GET /widget/<id>/part): after a minute it is the
+    server's fresh copy, once, not a stale one beside it."""
+    page.clock.install()
+    frame = open_shell(page, env, env.widget("vector", lang="ru"))
+    expect(frame.locator("#hb-root #project-scope")).to_be_visible()
+    frame.locator("#project-scope").evaluate("el => el.setAttribute('data-stale', '1')")
+    page.clock.run_for(61_000)
+    expect(frame.locator("#project-scope[data-stale]")).to_have_count(0)
+    expect(frame.locator("#project-scope")).to_have_count(1)
+    expect(frame.locator("#hb-root #project-scope svg.hb-timeline:visible")).to_be_visible()
+    assert js_errors == []
+
+
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "390"])
 def test_the_scope_in_the_cabinet(env: Env, page: Page, js_errors: list[str], viewport: dict):
     with env.app.extensions["hourbook"].sessions() as s, s.begin():
