@@ -6,10 +6,14 @@ on both.
 """
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Engine, bindparam, cast, create_engine, event, func
+from sqlalchemy import (BigInteger, Boolean, DateTime, Engine, any_, bindparam, cast, create_engine, event, func,
+                        literal_column, select)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -99,6 +103,18 @@ def dialect_insert(session: Session, table: Any) -> Any:
     else:  # pragma: no cover - only the two supported databases
         raise RuntimeError(f"unsupported database: {name}")
     return insert(table)
+
+
+def among(session: Session, column: Any, values: Iterable[Any]) -> Any:
+    """`column IN (values)` with the values as one parameter, however many:
+    an IN list of thousands of parameters costs more to build, render and
+    parse than the database spends answering it. PostgreSQL: `= ANY(array)`;
+    SQLite: the values as a JSON array, read by json_each. Integers and
+    strings only."""
+    values = list(values)
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(select(literal_column("value")).select_from(func.json_each(json.dumps(values))))
 
 
 def utcnow() -> datetime:
