@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import select
@@ -201,7 +202,10 @@ class _Entry:
         return entry
 
     def updatable(self) -> tuple:
-        return tuple(getattr(self, name) for name in _UPDATED_COLUMNS)
+        return _updatable(self)
+
+
+_updatable = attrgetter(*_UPDATED_COLUMNS)
 
 
 def _load_entries(session: Session, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], _Entry]:
@@ -545,8 +549,8 @@ def _derive(
 
     `seen` keeps answers for the rest of a page: a retainer's period and
     rounding depend on its contract and the month only (a page of a few
-    thousand records falls in a handful of them), a membership on the user
-    and the account (and the day, for a membership with dates)."""
+    thousand records falls in a handful of them). A user's memberships are
+    in the transaction's memo (`on_team`)."""
     seen = {} if seen is None else seen
     account = account_for_task(session, portal, entry.task_id)
     if account is None:
@@ -569,7 +573,7 @@ def _derive(
     assert isinstance(found, Period) and rule is not None
     if entry.deleted:
         return "deleted", account, found, 0
-    if not on_team(session, portal.id, account.id, entry.user_id, day, seen):
+    if not on_team(session, portal.id, account.id, entry.user_id, day):
         return "not_team", account, found, 0
     return "counted", account, found, round_seconds(entry.duration_s, rule)
 
@@ -638,15 +642,13 @@ def _account_by_task(session: Session, portal: Portal, task_id: int) -> Account 
     return None
 
 
-def on_team(session: Session, portal_id: int, account_id: int, user_id: int, day: date,
-            seen: dict[Any, Any] | None = None) -> bool:
+def on_team(session: Session, portal_id: int, account_id: int, user_id: int, day: date) -> bool:
     """Whether the user's time on `account_id` counts on `day`: a membership
-    for this account or for every account, active that day. `seen` keeps
-    the user's memberships of the account for the rest of a page."""
-    key = ("team-spans", user_id, account_id)
-    spans = None if seen is None else seen.get(key)
+    for this account or for every account, active that day."""
+    cache = memo(session)
+    key = ("team-spans", portal_id, user_id)
+    spans = cache.get(key)
     if spans is None:
-        cache = memo(session)
         members = cache.get(("team", portal_id, user_id))
         if members is None:
             members = cache[("team", portal_id, user_id)] = list(session.execute(
@@ -654,14 +656,9 @@ def on_team(session: Session, portal_id: int, account_id: int, user_id: int, day
                 .where(TeamMember.portal_id == portal_id, TeamMember.user_id == user_id)
                 .order_by(TeamMember.account_id.is_(None), TeamMember.id)
             ).scalars())
-        spans = [(m.active_from, m.active_until) for m in members if m.account_id in (account_id, None)]
-        if (None, None) in spans:
-            spans = True  # a membership without dates: every day
-        if seen is not None:
-            seen[key] = spans
-    if spans is True:
-        return True
-    return any((start is None or start <= day) and (until is None or until >= day) for start, until in spans)
+        spans = cache[key] = [(m.account_id, m.active_from, m.active_until) for m in members]
+    return any(account in (account_id, None) and (start is None or start <= day) and (until is None or until >= day)
+               for account, start, until in spans)
 
 
 def reapply_where(session: Session, *conditions, now: datetime | None = None) -> int:
