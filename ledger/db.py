@@ -36,11 +36,7 @@ class UTCDateTime(TypeDecorator):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the ledger; pass an aware one")
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return None if value is None else _naive_utc(value)
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
@@ -127,27 +123,55 @@ def sum_s(column: Any) -> Any:
     return cast(func.coalesce(func.sum(column), 0), BigInteger)
 
 
+def _naive_utc(value: datetime) -> datetime:
+    """An instant as the ledger stores it: naive UTC (see UTCDateTime)."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the ledger; pass an aware one")
+    return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+
 def _sqlite_value(value: Any) -> Any:
     """A value as SQLAlchemy's SQLite types would bind it: instants as naive
     UTC text in its DATETIME storage format, booleans as 0/1."""
     if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the ledger; pass an aware one")
-        return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+        return _naive_utc(value).isoformat(sep=" ", timespec="microseconds")
     if isinstance(value, bool):
         return int(value)
     return value
 
 
+def _typed(table: Any, columns: tuple[str, ...], rows: list[tuple], types: tuple[type, ...],
+           convert: Any) -> list[tuple]:
+    """The rows with the values of columns of `types` passed through
+    `convert`, as the column types would bind them; each distinct value is
+    converted once (the same instant, now, fills every row of a page)."""
+    typed = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, types)]
+    if not typed:
+        return rows
+    seen: dict[Any, Any] = {}
+    params = []
+    for row in rows:
+        row = list(row)
+        for i in typed:
+            value = row[i]
+            if value is not None:
+                converted = seen.get(value)
+                if converted is None:
+                    converted = seen[value] = convert(value)
+                row[i] = converted
+        params.append(tuple(row))
+    return params
+
+
 def insert_rows(session: Session, table: Any, columns: tuple[str, ...], rows: list[tuple],
                 conflict: tuple[str, ...]) -> int:
     """INSERT … ON CONFLICT (conflict) DO NOTHING of many rows (tuples in
-    `columns` order) in one executemany; returns how many went in.
+    `columns` order); returns how many went in.
 
-    On SQLite the rows go straight to the driver, converted here as the
-    column types would: SQLAlchemy's per-row parameter processing costs more
-    than SQLite's insert itself. PostgreSQL takes the Core statement (its
-    dialect sends the rows as multi-row VALUES)."""
+    On SQLite the rows go straight to the driver in one executemany,
+    converted here as the column types would (`_sqlite_rows`): SQLAlchemy's
+    per-row parameter processing costs more than SQLite's insert itself.
+    PostgreSQL takes them by COPY (`_pg_copy`), else the Core statement."""
     if not rows:
         return 0
     if session.get_bind().dialect.name == "sqlite":
@@ -169,21 +193,7 @@ def _pg_copy(session: Session, table: Any, columns: tuple[str, ...], rows: list[
     careful way."""
     import psycopg
 
-    typed = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, UTCDateTime)]
-    seen: dict[Any, Any] = {}
-    converted = []
-    for row in rows:
-        row = list(row)
-        for i in typed:
-            value = row[i]
-            if value is not None:
-                naive = seen.get(value)
-                if naive is None:
-                    if value.tzinfo is None:
-                        raise ValueError("naive datetime given to the ledger; pass an aware one")
-                    naive = seen[value] = value.astimezone(timezone.utc).replace(tzinfo=None)
-                row[i] = naive
-        converted.append(row)
+    converted = _typed(table, columns, rows, (UTCDateTime,), _naive_utc)
     raw = session.connection().connection.driver_connection
     with raw.cursor() as cursor:
         cursor.execute("SAVEPOINT hourbook_copy")
@@ -200,20 +210,7 @@ def _pg_copy(session: Session, table: Any, columns: tuple[str, ...], rows: list[
 
 
 def _sqlite_rows(table: Any, columns: tuple[str, ...], rows: list[tuple]) -> list[tuple]:
-    typed = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, (DateTime, UTCDateTime, Boolean))]
-    seen: dict[Any, Any] = {}  # the same instant (now) in many rows is converted once
-    params = []
-    for row in rows:
-        row = list(row)
-        for i in typed:
-            value = row[i]
-            if value is not None:
-                converted = seen.get(value)
-                if converted is None:
-                    converted = seen[value] = _sqlite_value(value)
-                row[i] = converted
-        params.append(tuple(row))
-    return params
+    return _typed(table, columns, rows, (DateTime, UTCDateTime, Boolean), _sqlite_value)
 
 
 def update_rows(session: Session, table: Any, columns: tuple[str, ...], rows: list[tuple]) -> None:
