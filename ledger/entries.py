@@ -266,61 +266,60 @@ def _post_entries(session: Session, work: list[_Entry], now: datetime) -> tuple[
     days = [entry.work_at.astimezone(zones[entry.portal_id]).date() for entry in work]
     for portal_id, portal in portals.items():
         _prefetch(session, portal, [(e, d) for e, d in zip(work, days) if e.portal_id == portal_id], now)
-    derived: list[tuple[Account | None, Period | None, int]] = []
+    derived: list[tuple[bool, int]] = []  # per entry: is its period by date open, seconds to count
     seen: dict[Any, Any] = {}
     for entry, day in zip(work, days):
         portal = portals[entry.portal_id]
-        state, account, origin, target_s = _derive(session, portal, entry, now, seen, day)
-        entry.state, entry.counted_s = state, target_s
-        entry.account_id = account.id if account is not None else None
-        entry.period_id = origin.id if origin is not None else None
-        derived.append((account, origin, target_s))
+        entry.state, entry.account_id, entry.period_id, is_open, entry.counted_s = _derive(
+            session, portal, entry, now, seen, day)
+        derived.append((is_open, entry.counted_s))
 
     posted = _posted(session, [e.id for e in work if e.post_seq and e.id is not None])
     planned: list[tuple[_Entry, int, int, int, int]] = []  # entry, account, period, origin, delta
     counts: dict[int, int] = {}
-    for entry, (account, origin, target_s) in zip(work, derived):
+    for entry, (is_open, target_s) in zip(work, derived):
         portal = portals[entry.portal_id]
         counts[id(entry)] = 0
+        account_id, origin_id = entry.account_id, entry.period_id
         if entry.id not in posted:
             # Nothing posted for the entry (the first import's every record):
             # what it should count is the whole difference, in one place.
             if target_s:
-                assert account is not None and origin is not None
-                target = origin if origin.status == "open" else _open_of(session, portal, account.id, now, seen)
-                if target is None:
+                assert account_id is not None and origin_id is not None
+                target_id = origin_id if is_open else _open_id(session, portal, account_id, now, seen)
+                if target_id is None:
                     entry.state = "unplaced"
                 else:
                     entry.post_seq += 1
-                    planned.append((entry, account.id, target.id, origin.id, -target_s))
+                    planned.append((entry, account_id, target_id, origin_id, -target_s))
             continue
         here: dict[Loc, int] = {}
         frozen: dict[tuple[int, int], int] = defaultdict(int)  # (account, origin) -> amount
-        for acc_id, period_id, origin_id, status, amount in posted.get(entry.id, ()):
+        for acc_id, period_id, posted_origin_id, status, amount in posted.get(entry.id, ()):
             if status == "closed":
-                frozen[(acc_id, origin_id)] += amount
+                frozen[(acc_id, posted_origin_id)] += amount
             else:
-                here[(acc_id, period_id, origin_id)] = amount
+                here[(acc_id, period_id, posted_origin_id)] = amount
         desired: dict[Loc, int] = defaultdict(int)
         unplaced = False
         if target_s:
-            assert account is not None and origin is not None
-            if origin.status == "open":
-                desired[(account.id, origin.id, origin.id)] -= target_s
+            assert account_id is not None and origin_id is not None
+            if is_open:
+                desired[(account_id, origin_id, origin_id)] -= target_s
             else:
-                target = _open_of(session, portal, account.id, now, seen)
-                if target is None:
+                target_id = _open_id(session, portal, account_id, now, seen)
+                if target_id is None:
                     unplaced = True
                 else:
-                    desired[(account.id, target.id, origin.id)] -= target_s
-        for (acc_id, origin_id), amount in frozen.items():
+                    desired[(account_id, target_id, origin_id)] -= target_s
+        for (acc_id, frozen_origin_id), amount in frozen.items():
             # Hours charged in a closed period stay there; the open period gets
             # the reversal, naming where the hours were first counted.
-            target = _open_of(session, portal, acc_id, now, seen)
-            if target is None:
+            target_id = _open_id(session, portal, acc_id, now, seen)
+            if target_id is None:
                 unplaced = True
             else:
-                desired[(acc_id, target.id, origin_id)] -= amount
+                desired[(acc_id, target_id, frozen_origin_id)] -= amount
         deltas = [
             (loc, desired.get(loc, 0) - here.get(loc, 0))
             for loc in sorted(set(desired) | set(here))
@@ -459,20 +458,18 @@ def _posted(session: Session, entry_ids: list[int]) -> dict[int, list[tuple[int,
     return found
 
 
-def _open_of(session: Session, portal: Portal, account_id: int, now: datetime, seen: dict[Any, Any]) -> Period | None:
-    """Where corrections of the account go now (memoized for the transaction,
-    and in `seen` for the rest of the page)."""
-    hit = seen.get(("open", account_id))
-    if hit is not None:
-        return hit
-    cache = memo(session)
-    key = ("open", account_id, now)
-    if key not in cache:
-        account = session.get(Account, account_id)
-        cache[key] = current_open(session, portal, account, now) if account is not None else None
-    if cache[key] is not None:
-        seen[("open", account_id)] = cache[key]
-    return cache[key]
+def _open_id(session: Session, portal: Portal, account_id: int, now: datetime, seen: dict[Any, Any]) -> int | None:
+    """The period where corrections of the account go now (memoized for the
+    transaction, and in `seen` for the rest of the page)."""
+    key = ("open", account_id)
+    if key not in seen:
+        cache = memo(session)
+        memo_key = ("open", account_id, now)
+        if memo_key not in cache:
+            account = session.get(Account, account_id)
+            cache[memo_key] = current_open(session, portal, account, now) if account is not None else None
+        seen[key] = cache[memo_key].id if cache[memo_key] is not None else None
+    return seen[key]
 
 
 @lru_cache(maxsize=None)
@@ -543,9 +540,10 @@ def _store_entries(session: Session, entries: Iterable[_Entry], now: datetime) -
 def _derive(
     session: Session, portal: Portal, entry: TimeEntry | _Entry, now: datetime,
     seen: dict[Any, Any] | None = None, day: date | None = None,
-) -> tuple[str, Account | None, Period | None, int]:
-    """(state, account, period by date, seconds to count) for the entry now;
-    `day` is its local day when the caller has it.
+) -> tuple[str, int | None, int | None, bool, int]:
+    """(state, account, period by date, whether that period is open, seconds
+    to count) for the entry now, by id; `day` is its local day when the
+    caller has it.
 
     `seen` keeps answers for the rest of a page: a retainer's period and
     rounding depend on its contract and the month only (a page of a few
@@ -554,40 +552,42 @@ def _derive(
     seen = {} if seen is None else seen
     account = account_for_task(session, portal, entry.task_id)
     if account is None:
-        return ("deleted" if entry.deleted else "no_account"), None, None, 0
+        return ("deleted" if entry.deleted else "no_account"), None, None, False, 0
+    account_id = account.id
     if day is None:
         day = cal.local_date(entry.work_at, portal.time_zone)
-    contract = contract_at(session, account.id, day)
+    contract = contract_at(session, account_id, day)
     if contract is not None and contract.kind == "retainer":
         key = ("month", contract.id, day.year, day.month)
-        hit = seen.get(key)
-        if hit is None:
-            hit = seen[key] = _period_and_rule(session, portal, account, entry.work_at, now)
+        place = seen.get(key)
+        if place is None:
+            place = seen[key] = _place(session, portal, account, entry.work_at, now)
     else:  # no contract, or a stage or project contract: the instant decides
-        hit = _period_and_rule(session, portal, account, entry.work_at, now)
-    found, rule = hit
-    if found is None:
-        return ("deleted" if entry.deleted else "no_contract"), account, None, 0
-    if found == FUTURE:
-        return ("deleted" if entry.deleted else "future"), account, None, 0
-    assert isinstance(found, Period) and rule is not None
+        place = _place(session, portal, account, entry.work_at, now)
+    period_id, is_open, rule = place
+    if period_id is None:
+        return ("deleted" if entry.deleted else "no_contract"), account_id, None, False, 0
+    if period_id == FUTURE:
+        return ("deleted" if entry.deleted else "future"), account_id, None, False, 0
+    assert rule is not None
     if entry.deleted:
-        return "deleted", account, found, 0
-    if not on_team(session, portal.id, account.id, entry.user_id, day):
-        return "not_team", account, found, 0
-    return "counted", account, found, round_seconds(entry.duration_s, rule)
+        return "deleted", account_id, period_id, is_open, 0
+    if not on_team(session, portal.id, account_id, entry.user_id, day):
+        return "not_team", account_id, period_id, is_open, 0
+    return "counted", account_id, period_id, is_open, round_seconds(entry.duration_s, rule)
 
 
-def _period_and_rule(
+def _place(
     session: Session, portal: Portal, account: Account, at: datetime, now: datetime
-) -> tuple[Period | str | None, RoundingRule | None]:
-    """The period `at` belongs to (`period_for`) and its contract's rounding."""
+) -> tuple[int | str | None, bool, RoundingRule | None]:
+    """Where `at` counts (`period_for`): the period's id (or None, or
+    FUTURE), whether it is open, and its contract's rounding."""
     found = period_for(session, portal, account, at, now)
     if not isinstance(found, Period):
-        return found, None
+        return found, False, None
     contract = session.get(Contract, found.contract_id)
     assert contract is not None
-    return found, RoundingRule(contract.rounding_mode, contract.rounding_step_s)
+    return found.id, found.status == "open", RoundingRule(contract.rounding_mode, contract.rounding_step_s)
 
 
 MAX_PARENTS = 5  # a subtask's chain is followed this far up
