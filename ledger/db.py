@@ -164,25 +164,36 @@ def _typed(table: Any, columns: tuple[str, ...], rows: list[tuple], types: tuple
 
 
 def insert_rows(session: Session, table: Any, columns: tuple[str, ...], rows: list[tuple],
-                conflict: tuple[str, ...]) -> int:
+                conflict: tuple[str, ...]) -> set[tuple]:
     """INSERT … ON CONFLICT (conflict) DO NOTHING of many rows (tuples in
-    `columns` order); returns how many went in.
+    `columns` order); returns the `conflict` values of the rows that went in.
 
     On SQLite the rows go straight to the driver in one executemany,
     converted here as the column types would (`_sqlite_rows`): SQLAlchemy's
     per-row parameter processing costs more than SQLite's insert itself.
     PostgreSQL takes them by COPY (`_pg_copy`), else the Core statement."""
     if not rows:
-        return 0
+        return set()
+    at = [columns.index(name) for name in conflict]
+
+    def keys(chosen: Iterable[tuple]) -> set[tuple]:
+        return {tuple(row[i] for i in at) for row in chosen}
+
     if session.get_bind().dialect.name == "sqlite":
         sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
                f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING")
-        return session.connection().exec_driver_sql(sql, _sqlite_rows(table, columns, rows)).rowcount
-    copied = _pg_copy(session, table, columns, rows)
-    if copied is not None:
-        return copied
-    stmt = dialect_insert(session, table).on_conflict_do_nothing(index_elements=list(conflict))
-    return session.execute(stmt, [dict(zip(columns, row)) for row in rows]).rowcount
+        if session.connection().exec_driver_sql(sql, _sqlite_rows(table, columns, rows)).rowcount == len(rows):
+            return keys(rows)
+        # Some existed already: ours are the rows whose ids (given, see new_ids) went in.
+        i = columns.index("id")
+        ours = set(session.execute(select(table.c.id).where(among(session, table.c.id, [r[i] for r in rows])))
+                   .scalars())
+        return keys(row for row in rows if row[i] in ours)
+    if _pg_copy(session, table, columns, rows) is not None:
+        return keys(rows)
+    stmt = (dialect_insert(session, table).on_conflict_do_nothing(index_elements=list(conflict))
+            .returning(*[table.c[name] for name in conflict]))
+    return {tuple(row) for row in session.execute(stmt, [dict(zip(columns, row)) for row in rows])}
 
 
 def _pg_copy(session: Session, table: Any, columns: tuple[str, ...], rows: list[tuple]) -> int | None:

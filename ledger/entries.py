@@ -495,15 +495,9 @@ def _insert_new(session: Session, entries: list[_Entry], now: datetime) -> set[t
                      entry.work_at, entry.comment, entry.deleted, entry.version, entry.post_seq, entry.state,
                      entry.account_id, entry.period_id, entry.counted_s, entry.first_seen_at, entry.updated_at))
     inserted = insert_rows(session, TimeEntry.__table__, _ENTRY_COLUMNS, rows, ("portal_id", "record_id"))
-    if inserted == len(rows):
-        for entry in entries:
-            entry.saved = entry.updatable()
-        return set()
-    table = TimeEntry.__table__
-    ours = set(session.execute(select(table.c.id).where(among(session, table.c.id, ids))).scalars())
     lost = set()
     for entry in entries:
-        if entry.id in ours:
+        if (entry.portal_id, entry.record_id) in inserted:
             entry.saved = entry.updatable()
         else:
             entry.id = None

@@ -97,15 +97,6 @@ def post(session: Session, posting: NewPosting, now: datetime) -> bool:
     return True
 
 
-@lru_cache(maxsize=None)
-def _insert_new_keys(dialect: str) -> Any:
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(Posting.__table__).on_conflict_do_nothing(index_elements=["key"])
-
-
 _POSTING_COLUMNS = ("id", "key", "portal_id", "account_id", "period_id", "kind", "amount_s", "origin_period_id",
                     "entry_id", "entry_version", "adjustment_id", "author", "reason", "created_at")
 
@@ -151,18 +142,17 @@ def post_many(session: Session, rows: list[dict[str, Any]], now: datetime) -> li
         if row["amount_s"] == 0:
             raise ValueError("a posting moves a non-zero amount")
     table = Posting.__table__
-    ids = new_ids(session, table, len(rows))
-    inserted = insert_rows(session, table, _POSTING_COLUMNS,
-                           [(id_, *[row[name] for name in _POSTING_COLUMNS[1:-1]], now) for row, id_ in zip(rows, ids)],
-                           ("key",))
-    if inserted == len(rows):
-        written = {row["key"] for row in rows}
-    else:  # some keys existed: which of our rows went in
-        ours = set(session.execute(select(table.c.id).where(among(session, table.c.id, ids))).scalars())
-        written = {row["key"] for row, id_ in zip(rows, ids) if id_ in ours}
+    values = [(*[row[name] for name in _POSTING_COLUMNS[1:-1]], now) for row in rows]
+    if session.get_bind().dialect.name == "postgresql":
+        # COPY numbers the rows from the table's sequence as they go in:
+        # nothing needs their ids, so none are taken first.
+        inserted = insert_rows(session, table, _POSTING_COLUMNS[1:], values, ("key",))
+    else:
+        ids = new_ids(session, table, len(rows))
+        inserted = insert_rows(session, table, _POSTING_COLUMNS, [(id_, *v) for id_, v in zip(ids, values)], ("key",))
+    written = {key for key, in inserted}
     if len(written) < len(rows):
         skipped = {row["key"]: row for row in rows if row["key"] not in written}
-        table = Posting.__table__
         for existing in session.execute(select(table).where(among(session, table.c.key, skipped))).mappings():
             wanted = skipped[existing["key"]]
             if any(existing[name] != value for name, value in wanted.items()):
