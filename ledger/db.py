@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import datetime, timezone
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (BigInteger, Boolean, DateTime, Engine, any_, bindparam, cast, create_engine, event, func,
@@ -174,10 +175,12 @@ def insert_rows(session: Session, table: Any, columns: tuple[str, ...], rows: li
     PostgreSQL takes them by COPY (`_pg_copy`), else the Core statement."""
     if not rows:
         return set()
-    at = [columns.index(name) for name in conflict]
+    key_of = itemgetter(*[columns.index(name) for name in conflict])
 
     def keys(chosen: Iterable[tuple]) -> set[tuple]:
-        return {tuple(row[i] for i in at) for row in chosen}
+        if len(conflict) == 1:
+            return {(key_of(row),) for row in chosen}
+        return {key_of(row) for row in chosen}
 
     if session.get_bind().dialect.name == "sqlite":
         sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "

@@ -651,8 +651,11 @@ def on_team(session: Session, portal_id: int, account_id: int, user_id: int, day
                 .order_by(TeamMember.account_id.is_(None), TeamMember.id)
             ).scalars())
         spans = cache[key] = [(m.account_id, m.active_from, m.active_until) for m in members]
-    return any(account in (account_id, None) and (start is None or start <= day) and (until is None or until >= day)
-               for account, start, until in spans)
+    for account, start, until in spans:  # a loop, not any(): this runs once a record
+        if (account is None or account == account_id) and (start is None or start <= day) and \
+                (until is None or until >= day):
+            return True
+    return False
 
 
 def reapply_where(session: Session, *conditions, now: datetime | None = None) -> int:
