@@ -58,5 +58,9 @@ class SyncState(Base):
     import_total: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     import_done: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     import_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # A full run's pass over every record: the last record ID it re-read and
+    # applied, and when the pass began (None between passes).
+    full_cursor: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    full_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -18,6 +18,8 @@ the portal's records are the truth (PRODUCT.md rule 1). One sync run:
    than deleted: its task is re-read before its deletion is posted.
 5. The full run (nightly) re-reads every record instead of the window, and
    every task's metadata: what no total and no window shows is found there.
+   It keeps its own cursor beside what it posted, so a full run killed
+   part-way resumes where it stopped (a pass begun within a day).
 """
 from __future__ import annotations
 
@@ -44,6 +46,7 @@ from ledger.tasks import upsert_task
 log = logging.getLogger("hourbook.sync")
 LOOKBACK = timedelta(days=3)  # records dated just before an open period still get re-read
 CLOCK_MARGIN = timedelta(minutes=2)
+FULL_RESUME_WITHIN = timedelta(days=1)  # an older interrupted full pass starts again: its reads are stale
 
 
 @dataclass
@@ -365,17 +368,31 @@ class Sync:
     def _reconcile(self, last: datetime | None, full: bool, read_all: bool = False) -> None:
         with self.sessions() as s:
             tz = s.get(Portal, self.portal_id).time_zone
-        # The full run re-reads every record, not only the window: an edit in a
-        # closed month that leaves its task's total as it was (durations swapped
-        # between two records, a record re-dated within the closed months) shows
-        # in no total and in no window. `read_all`: this run has just read every
-        # record (the first import), so there is nothing to re-read.
-        since = None if full else self._window_start()
+        if full:
+            # The full run re-reads every record, not only the window: an edit in a
+            # closed month that leaves its task's total as it was (durations swapped
+            # between two records, a record re-dated within the closed months) shows
+            # in no total and in no window. `read_all`: this run has just read every
+            # record (the first import), so there is nothing to re-read.
+            if not read_all:
+                self._full_pass()
+            # Every task we mirror, parents without time of their own too: a
+            # change the portal makes silently (a deleted task's subtasks move
+            # up to its parent, with no event and no new CHANGED_DATE) shows
+            # here. After a first import, only those it did not read.
+            with self.sessions() as s:
+                ids = set(s.execute(select(Task.task_id).where(Task.portal_id == self.portal_id)).scalars())
+            if read_all:
+                ids -= self.tasks_read
+            if ids:
+                self._store_tasks(self._task_infos(reader.tasks_meta(self.rest, sorted(ids))))
+            return
+        if read_all:
+            return
+        since = self._window_start()
         seen: set[int] = set()
         now = self.now()
-        chunks = iter(()) if read_all else reader.new_records(self.rest, 0) if since is None else \
-            reader.records_since(self.rest, since.astimezone(cal.zone(tz)))
-        for chunk in prefetch(chunks, self.rest_lock):
+        for chunk in prefetch(reader.records_since(self.rest, since.astimezone(cal.zone(tz))), self.rest_lock):
             snaps = self._snapshots(chunk)
             self._refresh_tasks(sorted({s.task_id for s in snaps}), only_unknown=True)
             with self.sessions() as s, s.begin():
@@ -383,36 +400,57 @@ class Sync:
                 self.report.postings += sum(r.written for r in apply_entries(s, snaps, now))
             self.report.window_records += len(chunk)
             self.progress_state(read=len(chunk), posted=len(snaps))
-        if read_all:
-            if full:
-                # Every task we mirror that this run did not read: parents
-                # without time of their own, read as their subtasks came.
-                with self.sessions() as s:
-                    ids = sorted(set(s.execute(select(Task.task_id).where(
-                        Task.portal_id == self.portal_id)).scalars()) - self.tasks_read)
-                if ids:
-                    self._store_tasks(self._task_infos(reader.tasks_meta(self.rest, ids)))
-            return
         # The live entries the read did not bring back, found here rather than by
         # NOT IN: a list of every record read would pass PostgreSQL's bind limit.
         with self.sessions() as s:
             live = s.execute(select(TimeEntry.record_id, TimeEntry.task_id).where(
                 TimeEntry.portal_id == self.portal_id, TimeEntry.deleted.is_(False),
-                TimeEntry.work_at >= since if since is not None else True)).all()
+                TimeEntry.work_at >= since)).all()
         missing = {task_id for record_id, task_id in live if record_id not in seen}
         if missing:
             self._reread_tasks(sorted(missing))  # confirm: deleted, or re-dated out of the window
-        if full:
-            # Every task we mirror, parents without time of their own too: a
-            # change the portal makes silently (a deleted task's subtasks move
-            # up to its parent, with no event and no new CHANGED_DATE) shows here.
-            with self.sessions() as s:
-                ids = sorted(s.execute(select(Task.task_id).where(Task.portal_id == self.portal_id)).scalars())
-            self._store_tasks([task_from_api(i) for i in reader.tasks_meta(self.rest, ids)])
-        elif last is not None:
+        if last is not None:
             # A margin for the portal's clock and ours not quite agreeing.
             since = (last - CLOCK_MARGIN).astimezone(cal.zone(tz))
             self._store_tasks([task_from_api(i) for i in reader.changed_tasks(self.rest, since)])
+
+    def _full_pass(self) -> None:
+        """Re-read every record in ID order, a batch at a time, each batch
+        applied with the deletions it shows: the live entries in its ID range
+        that it did not bring back. The pass's cursor moves only after both,
+        so a run killed at any moment resumes at the last batch it finished
+        and finds every deletion once."""
+        now = self.now()
+        with self.sessions() as s, s.begin():
+            state = s.get(SyncState, self.portal_id)
+            if state.full_cursor is None or state.full_started_at is None or \
+                    now - state.full_started_at > FULL_RESUME_WITHIN:
+                state.full_cursor, state.full_started_at = 0, now
+            after = state.full_cursor
+        for chunk in prefetch(reader.new_records(self.rest, after), self.rest_lock):
+            last = max(int(item["ID"]) for item in chunk)
+            snaps = self._snapshots(chunk)
+            self._refresh_tasks(sorted({s.task_id for s in snaps}), only_unknown=True)
+            with self.sessions() as s, s.begin():
+                self.report.postings += sum(r.written for r in apply_entries(s, snaps, now))
+            self._reread_missing(after, last, {int(item["ID"]) for item in chunk})
+            with self.sessions() as s, s.begin():
+                s.get(SyncState, self.portal_id).full_cursor = after = last
+            self.report.window_records += len(chunk)
+            self.progress_state(read=len(chunk), posted=len(snaps))
+        self._reread_missing(after, None, set())
+
+    def _reread_missing(self, after: int, last: int | None, read: set[int]) -> None:
+        """Re-read the tasks of live entries with record IDs in (after, last]
+        (past `after` when `last` is None) that the portal's listing did not
+        bring back: to confirm each is gone before its deletion is posted."""
+        with self.sessions() as s:
+            live = s.execute(select(TimeEntry.record_id, TimeEntry.task_id).where(
+                TimeEntry.portal_id == self.portal_id, TimeEntry.deleted.is_(False),
+                TimeEntry.record_id > after, TimeEntry.record_id <= last if last is not None else True)).all()
+        missing = {task_id for record_id, task_id in live if record_id not in read}
+        if missing:
+            self._reread_tasks(sorted(missing))
 
     def _finish(self, reconciled: bool, full: bool, started: datetime) -> None:
         now = self.now()
@@ -423,6 +461,7 @@ class Sync:
                 state.reconcile_at = started
             if full:
                 state.history_at = now
+                state.full_cursor = state.full_started_at = None  # the pass is complete
             if state.first_sync_at is None:
                 state.first_sync_at = now
             state.failures, state.last_error = 0, None

@@ -6,10 +6,15 @@ on both.
 """
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from datetime import datetime, timezone
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Engine, bindparam, cast, create_engine, event, func
+from sqlalchemy import (BigInteger, Boolean, DateTime, Engine, any_, bindparam, cast, create_engine, event, func,
+                        literal_column, select)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -32,11 +37,7 @@ class UTCDateTime(TypeDecorator):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the ledger; pass an aware one")
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return None if value is None else _naive_utc(value)
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
@@ -101,6 +102,18 @@ def dialect_insert(session: Session, table: Any) -> Any:
     return insert(table)
 
 
+def among(session: Session, column: Any, values: Iterable[Any]) -> Any:
+    """`column IN (values)` with the values as one parameter, however many:
+    an IN list of thousands of parameters costs more to build, render and
+    parse than the database spends answering it. PostgreSQL: `= ANY(array)`;
+    SQLite: the values as a JSON array, read by json_each. Integers and
+    strings only."""
+    values = list(values)
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(select(literal_column("value")).select_from(func.json_each(json.dumps(values))))
+
+
 def utcnow() -> datetime:
     return clock.now()
 
@@ -111,38 +124,79 @@ def sum_s(column: Any) -> Any:
     return cast(func.coalesce(func.sum(column), 0), BigInteger)
 
 
+def _naive_utc(value: datetime) -> datetime:
+    """An instant as the ledger stores it: naive UTC (see UTCDateTime)."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the ledger; pass an aware one")
+    return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+
 def _sqlite_value(value: Any) -> Any:
     """A value as SQLAlchemy's SQLite types would bind it: instants as naive
     UTC text in its DATETIME storage format, booleans as 0/1."""
     if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the ledger; pass an aware one")
-        return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+        return _naive_utc(value).isoformat(sep=" ", timespec="microseconds")
     if isinstance(value, bool):
         return int(value)
     return value
 
 
-def insert_rows(session: Session, table: Any, columns: tuple[str, ...], rows: list[tuple],
-                conflict: tuple[str, ...]) -> int:
-    """INSERT … ON CONFLICT (conflict) DO NOTHING of many rows (tuples in
-    `columns` order) in one executemany; returns how many went in.
+def _typed(table: Any, columns: tuple[str, ...], rows: list[tuple], types: tuple[type, ...],
+           convert: Any) -> list[tuple]:
+    """The rows with the values of columns of `types` passed through
+    `convert`, as the column types would bind them; each distinct value is
+    converted once (the same instant, now, fills every row of a page)."""
+    typed = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, types)]
+    if not typed:
+        return rows
+    seen: dict[Any, Any] = {}
+    params = []
+    for row in rows:
+        row = list(row)
+        for i in typed:
+            value = row[i]
+            if value is not None:
+                converted = seen.get(value)
+                if converted is None:
+                    converted = seen[value] = convert(value)
+                row[i] = converted
+        params.append(tuple(row))
+    return params
 
-    On SQLite the rows go straight to the driver, converted here as the
-    column types would: SQLAlchemy's per-row parameter processing costs more
-    than SQLite's insert itself. PostgreSQL takes the Core statement (its
-    dialect sends the rows as multi-row VALUES)."""
+
+def insert_rows(session: Session, table: Any, columns: tuple[str, ...], rows: list[tuple],
+                conflict: tuple[str, ...]) -> set[tuple]:
+    """INSERT … ON CONFLICT (conflict) DO NOTHING of many rows (tuples in
+    `columns` order); returns the `conflict` values of the rows that went in.
+
+    On SQLite the rows go straight to the driver in one executemany,
+    converted here as the column types would (`_sqlite_rows`): SQLAlchemy's
+    per-row parameter processing costs more than SQLite's insert itself.
+    PostgreSQL takes them by COPY (`_pg_copy`), else the Core statement."""
     if not rows:
-        return 0
+        return set()
+    key_of = itemgetter(*[columns.index(name) for name in conflict])
+
+    def keys(chosen: Iterable[tuple]) -> set[tuple]:
+        if len(conflict) == 1:
+            return {(key_of(row),) for row in chosen}
+        return {key_of(row) for row in chosen}
+
     if session.get_bind().dialect.name == "sqlite":
         sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
                f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING")
-        return session.connection().exec_driver_sql(sql, _sqlite_rows(table, columns, rows)).rowcount
-    copied = _pg_copy(session, table, columns, rows)
-    if copied is not None:
-        return copied
-    stmt = dialect_insert(session, table).on_conflict_do_nothing(index_elements=list(conflict))
-    return session.execute(stmt, [dict(zip(columns, row)) for row in rows]).rowcount
+        if session.connection().exec_driver_sql(sql, _sqlite_rows(table, columns, rows)).rowcount == len(rows):
+            return keys(rows)
+        # Some existed already: ours are the rows whose ids (given, see new_ids) went in.
+        i = columns.index("id")
+        ours = set(session.execute(select(table.c.id).where(among(session, table.c.id, [r[i] for r in rows])))
+                   .scalars())
+        return keys(row for row in rows if row[i] in ours)
+    if _pg_copy(session, table, columns, rows) is not None:
+        return keys(rows)
+    stmt = (dialect_insert(session, table).on_conflict_do_nothing(index_elements=list(conflict))
+            .returning(*[table.c[name] for name in conflict]))
+    return {tuple(row) for row in session.execute(stmt, [dict(zip(columns, row)) for row in rows])}
 
 
 def _pg_copy(session: Session, table: Any, columns: tuple[str, ...], rows: list[tuple]) -> int | None:
@@ -153,21 +207,7 @@ def _pg_copy(session: Session, table: Any, columns: tuple[str, ...], rows: list[
     careful way."""
     import psycopg
 
-    typed = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, UTCDateTime)]
-    seen: dict[Any, Any] = {}
-    converted = []
-    for row in rows:
-        row = list(row)
-        for i in typed:
-            value = row[i]
-            if value is not None:
-                naive = seen.get(value)
-                if naive is None:
-                    if value.tzinfo is None:
-                        raise ValueError("naive datetime given to the ledger; pass an aware one")
-                    naive = seen[value] = value.astimezone(timezone.utc).replace(tzinfo=None)
-                row[i] = naive
-        converted.append(row)
+    converted = _typed(table, columns, rows, (UTCDateTime,), _naive_utc)
     raw = session.connection().connection.driver_connection
     with raw.cursor() as cursor:
         cursor.execute("SAVEPOINT hourbook_copy")
@@ -184,20 +224,7 @@ def _pg_copy(session: Session, table: Any, columns: tuple[str, ...], rows: list[
 
 
 def _sqlite_rows(table: Any, columns: tuple[str, ...], rows: list[tuple]) -> list[tuple]:
-    typed = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, (DateTime, UTCDateTime, Boolean))]
-    seen: dict[Any, Any] = {}  # the same instant (now) in many rows is converted once
-    params = []
-    for row in rows:
-        row = list(row)
-        for i in typed:
-            value = row[i]
-            if value is not None:
-                converted = seen.get(value)
-                if converted is None:
-                    converted = seen[value] = _sqlite_value(value)
-                row[i] = converted
-        params.append(tuple(row))
-    return params
+    return _typed(table, columns, rows, (DateTime, UTCDateTime, Boolean), _sqlite_value)
 
 
 def update_rows(session: Session, table: Any, columns: tuple[str, ...], rows: list[tuple]) -> None:

@@ -66,6 +66,38 @@ POSTGRESQL_DROP = [
 ]
 
 
+# Migration 0011: on PostgreSQL the closed-period guard checks each INSERT
+# statement's rows together (a transition table joined to periods) instead of
+# row by row. The row trigger cost about as much as the rest of the insert
+# for the bulk path's pages of thousands of postings; the guarantee is the
+# same for every writer: a statement with one posting into a closed period
+# inserts nothing. COPY fires it too.
+POSTGRESQL_STATEMENT_GUARD = [
+    "DROP TRIGGER IF EXISTS postings_closed_period ON postings",
+    "DROP FUNCTION IF EXISTS hourbook_open_period_only()",
+    """CREATE FUNCTION hourbook_open_periods_only() RETURNS trigger LANGUAGE plpgsql AS $$
+       DECLARE closed_id bigint;
+       BEGIN
+         SELECT p.id INTO closed_id FROM periods p
+          WHERE p.status = 'closed' AND p.id IN (SELECT DISTINCT period_id FROM new_postings)
+          LIMIT 1;
+         IF FOUND THEN
+           RAISE EXCEPTION 'period % is closed', closed_id USING ERRCODE = 'restrict_violation';
+         END IF;
+         RETURN NULL;
+       END $$""",
+    """CREATE TRIGGER postings_closed_period AFTER INSERT ON postings
+       REFERENCING NEW TABLE AS new_postings
+       FOR EACH STATEMENT EXECUTE FUNCTION hourbook_open_periods_only()""",
+]
+
+POSTGRESQL_ROW_GUARD = [
+    "DROP TRIGGER IF EXISTS postings_closed_period ON postings",
+    "DROP FUNCTION IF EXISTS hourbook_open_periods_only()",
+    *[s for s in POSTGRESQL if "open_period_only" in s],
+]
+
+
 def statements(dialect: str, drop: bool = False) -> list[str]:
     if dialect == "sqlite":
         return SQLITE_DROP if drop else SQLITE

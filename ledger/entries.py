@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import select
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from . import calendar as cal
-from .db import insert_rows, sum_s, update_rows, utcnow
+from .db import among, insert_rows, sum_s, update_rows, utcnow
 from .memo import forget, memo
 from .models import Account, AccountBinding, Contract, Period, Portal, Posting, Task, TeamMember, TimeEntry
 from .periods import FUTURE, contract_at, current_open, period_for, remember_contracts, remember_months
@@ -164,15 +165,15 @@ _ENTRY_COLUMNS = ("id", "portal_id", "record_id", "task_id", "user_id", "duratio
 _SNAPSHOT_FIELDS = ("task_id", "user_id", "duration_s", "work_at", "comment")
 _UPDATED_COLUMNS = ("task_id", "user_id", "duration_s", "work_at", "comment", "deleted", "version", "post_seq",
                     "state", "account_id", "period_id", "counted_s", "updated_at")
-_IN_CHUNK = 2_000  # values per IN (...) list: far below either database's bind limit
+_PAGE = 2_000  # entries re-derived together by reapply_where
 
 
 @dataclass(eq=False)
 class _Entry:
     """A working copy of one time_entries row while a page is applied;
     written back once at the end (`_store_entries`). `id` is None until the
-    row is inserted; `stored` says whether the row in the database already
-    holds these values."""
+    row is inserted; `saved` is what the database row holds (the values of
+    `_UPDATED_COLUMNS`), so that writing back sets only what changed."""
 
     id: int | None
     portal_id: int
@@ -191,12 +192,20 @@ class _Entry:
     counted_s: int
     first_seen_at: datetime
     updated_at: datetime
-    stored: bool = True
+    saved: tuple | None = None
 
-    def values(self) -> dict[str, Any]:
-        values = dict(self.__dict__)
-        del values["id"], values["stored"]
-        return values
+    @classmethod
+    def loaded(cls, row: Any) -> _Entry:
+        """An entry read from its row (in `_ENTRY_COLUMNS` order)."""
+        entry = cls(*row)
+        entry.saved = entry.updatable()
+        return entry
+
+    def updatable(self) -> tuple:
+        return _updatable(self)
+
+
+_updatable = attrgetter(*_UPDATED_COLUMNS)
 
 
 def _load_entries(session: Session, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], _Entry]:
@@ -208,16 +217,13 @@ def _load_entries(session: Session, keys: Iterable[tuple[int, int]]) -> dict[tup
         by_portal[portal_id].append(record_id)
     found: dict[tuple[int, int], _Entry] = {}
     for portal_id, record_ids in by_portal.items():
-        record_ids.sort()  # a fixed lock order: two pages never wait for each other in a circle
-        for start in range(0, len(record_ids), _IN_CHUNK):
-            stmt = (select(*[table.c[name] for name in _ENTRY_COLUMNS])
-                    .where(table.c.portal_id == portal_id,
-                           table.c.record_id.in_(record_ids[start:start + _IN_CHUNK]))
-                    .order_by(table.c.record_id)
-                    .with_for_update())
-            for row in session.execute(stmt):
-                entry = _Entry(*row)
-                found[(portal_id, entry.record_id)] = entry
+        stmt = (select(*[table.c[name] for name in _ENTRY_COLUMNS])
+                .where(table.c.portal_id == portal_id, among(session, table.c.record_id, record_ids))
+                .order_by(table.c.record_id)  # a fixed lock order: two pages never wait for each other in a circle
+                .with_for_update())
+        for row in session.execute(stmt):
+            entry = _Entry.loaded(row)
+            found[(portal_id, entry.record_id)] = entry
     return found
 
 
@@ -230,12 +236,10 @@ def _merge(entry: _Entry | None, snap: EntrySnapshot | EntryDeleted, now: dateti
         entry.deleted = True
         entry.version += 1
         entry.updated_at = now
-        entry.stored = False
         return entry, True
     if entry is None:
         return _Entry(None, snap.portal_id, snap.record_id, snap.task_id, snap.user_id, snap.duration_s,
-                      snap.work_at, snap.comment, False, 1, 0, "new", None, None, 0, now, now,
-                      stored=False), True
+                      snap.work_at, snap.comment, False, 1, 0, "new", None, None, 0, now, now), True
     differs = entry.deleted or any(getattr(entry, k) != getattr(snap, k) for k in _SNAPSHOT_FIELDS)
     if differs:
         for k in _SNAPSHOT_FIELDS:
@@ -243,7 +247,6 @@ def _merge(entry: _Entry | None, snap: EntrySnapshot | EntryDeleted, now: dateti
         entry.deleted = False
         entry.version += 1
         entry.updated_at = now
-        entry.stored = False
     return entry, differs or entry.state == "new"
 
 
@@ -258,66 +261,65 @@ def _post_entries(session: Session, work: list[_Entry], now: datetime) -> tuple[
     for portal_id in sorted({e.portal_id for e in work}):
         portal = portals[portal_id] = session.get(Portal, portal_id)
         assert portal is not None
-        _prefetch(session, portal, [e for e in work if e.portal_id == portal_id], now)
-    derived: list[tuple[Account | None, Period | None, int]] = []
+    # Each entry's local day, once: prefetching and deriving both need it.
+    zones = {portal_id: cal.zone(portal.time_zone) for portal_id, portal in portals.items()}
+    days = [entry.work_at.astimezone(zones[entry.portal_id]).date() for entry in work]
+    for portal_id, portal in portals.items():
+        _prefetch(session, portal, [(e, d) for e, d in zip(work, days) if e.portal_id == portal_id], now)
+    derived: list[tuple[bool, int]] = []  # per entry: is its period by date open, seconds to count
     seen: dict[Any, Any] = {}
-    for entry in work:
+    for entry, day in zip(work, days):
         portal = portals[entry.portal_id]
-        state, account, origin, target_s = _derive(session, portal, entry, now, seen)
-        if (state, account.id if account else None, origin.id if origin else None, target_s) != (
-                entry.state, entry.account_id, entry.period_id, entry.counted_s):
-            entry.stored = False
-        entry.state, entry.counted_s = state, target_s
-        entry.account_id = account.id if account is not None else None
-        entry.period_id = origin.id if origin is not None else None
-        derived.append((account, origin, target_s))
+        entry.state, entry.account_id, entry.period_id, is_open, entry.counted_s = _derive(
+            session, portal, entry, now, seen, day)
+        derived.append((is_open, entry.counted_s))
 
     posted = _posted(session, [e.id for e in work if e.post_seq and e.id is not None])
     planned: list[tuple[_Entry, int, int, int, int]] = []  # entry, account, period, origin, delta
     counts: dict[int, int] = {}
-    for entry, (account, origin, target_s) in zip(work, derived):
+    for entry, (is_open, target_s) in zip(work, derived):
         portal = portals[entry.portal_id]
         counts[id(entry)] = 0
+        account_id, origin_id = entry.account_id, entry.period_id
         if entry.id not in posted:
             # Nothing posted for the entry (the first import's every record):
             # what it should count is the whole difference, in one place.
             if target_s:
-                assert account is not None and origin is not None
-                target = origin if origin.status == "open" else _open_of(session, portal, account.id, now)
-                if target is None:
+                assert account_id is not None and origin_id is not None
+                target_id = origin_id if is_open else _open_id(session, portal, account_id, now, seen)
+                if target_id is None:
                     entry.state = "unplaced"
                 else:
                     entry.post_seq += 1
-                    entry.stored = False
-                    planned.append((entry, account.id, target.id, origin.id, -target_s))
+                    planned.append((entry, account_id, target_id, origin_id, -target_s))
             continue
         here: dict[Loc, int] = {}
         frozen: dict[tuple[int, int], int] = defaultdict(int)  # (account, origin) -> amount
-        for acc_id, period_id, origin_id, status, amount in posted.get(entry.id, ()):
+        for acc_id, period_id, posted_origin_id, status, amount in posted.get(entry.id, ()):
             if status == "closed":
-                frozen[(acc_id, origin_id)] += amount
+                frozen[(acc_id, posted_origin_id)] += amount
             else:
-                here[(acc_id, period_id, origin_id)] = amount
+                here[(acc_id, period_id, posted_origin_id)] = amount
         desired: dict[Loc, int] = defaultdict(int)
         unplaced = False
         if target_s:
-            assert account is not None and origin is not None
-            if origin.status == "open":
-                desired[(account.id, origin.id, origin.id)] -= target_s
+            assert account_id is not None and origin_id is not None
+            if is_open:
+                desired[(account_id, origin_id, origin_id)] -= target_s
             else:
-                target = _open_of(session, portal, account.id, now)
-                if target is None:
+                target_id = _open_id(session, portal, account_id, now, seen)
+                if target_id is None:
                     unplaced = True
                 else:
-                    desired[(account.id, target.id, origin.id)] -= target_s
-        for (acc_id, origin_id), amount in frozen.items():
+                    desired[(account_id, target_id, origin_id)] -= target_s
+        for (acc_id, frozen_origin_id), amount in frozen.items():
             # Hours charged in a closed period stay there; the open period gets
             # the reversal, naming where the hours were first counted.
-            target = _open_of(session, portal, acc_id, now)
-            if target is None:
+            target_id = _open_id(session, portal, acc_id, now, seen)
+            if target_id is None:
                 unplaced = True
             else:
-                desired[(acc_id, target.id, origin_id)] -= amount
+                desired[(acc_id, target_id, frozen_origin_id)] -= amount
         deltas = [
             (loc, desired.get(loc, 0) - here.get(loc, 0))
             for loc in sorted(set(desired) | set(here))
@@ -325,7 +327,6 @@ def _post_entries(session: Session, work: list[_Entry], now: datetime) -> tuple[
         ]
         if deltas:
             entry.post_seq += 1
-            entry.stored = False
             for (acc_id, period_id, origin_id), delta in deltas:
                 planned.append((entry, acc_id, period_id, origin_id, delta))
         if unplaced:
@@ -349,14 +350,14 @@ def _post_entries(session: Session, work: list[_Entry], now: datetime) -> tuple[
     return [counts[id(entry)] for entry in work], lost
 
 
-def _prefetch(session: Session, portal: Portal, entries: list[_Entry], now: datetime) -> None:
+def _prefetch(session: Session, portal: Portal, entries: list[tuple[_Entry, date]], now: datetime) -> None:
     """Read what deriving the page's entries asks, a few queries for the
     whole page rather than a few per entry: the tasks' accounts, the
     accounts' contracts, the month periods the entries fall in, the users'
     team memberships. Everything lands in the transaction's memo, where
-    `_derive` finds it."""
+    `_derive` finds it. `entries`: each with its local day."""
     cache = memo(session)
-    tasks = {e.task_id for e in entries}
+    tasks = {e.task_id for e, _ in entries}
     if portal.mode == "integrator":
         _remember_task_accounts(session, portal, tasks)
         accounts = {a for t in tasks if (a := cache[("task-account", portal.id, t)]) is not None}
@@ -365,32 +366,26 @@ def _prefetch(session: Session, portal: Portal, entries: list[_Entry], now: date
         accounts = {found} if found is not None else set()
     remember_contracts(session, [a.id for a in accounts])
     by_id = {a.id: a for a in accounts}
-    tz = portal.time_zone
-    this_month = cal.month_start(cal.local_date(now, tz))
-    pairs: set[tuple[int, str]] = set()
-    months: dict[datetime, date] = {}
-    for e in entries:
-        account = cache[("task-account", portal.id, e.task_id)] if portal.mode == "integrator" else \
-            next(iter(accounts), None)
-        if account is None:
-            continue
-        first = months.get(e.work_at)
-        if first is None:
-            first = months[e.work_at] = cal.month_start(cal.local_date(e.work_at, tz))
-        if first <= this_month:
-            pairs.add((account.id, cal.month_label(first)))
+    this_month = cal.month_start(cal.local_date(now, portal.time_zone))
+    months: set[tuple[int, date]] = set()
+    if portal.mode == "integrator":
+        account_ids = {t: (a.id if (a := cache[("task-account", portal.id, t)]) is not None else None) for t in tasks}
+        months = {(account_id, day.replace(day=1)) for e, day in entries
+                  if (account_id := account_ids[e.task_id]) is not None}
+    elif by_id:
+        months = {(a, day.replace(day=1)) for a in by_id for day in {d for _, d in entries}}
+    pairs = {(a, cal.month_label(first)) for a, first in months if first <= this_month}
     pairs |= {(a, cal.month_label(this_month)) for a in by_id}  # where corrections go
     remember_months(session, pairs)
-    users = sorted({e.user_id for e in entries if ("team", portal.id, e.user_id) not in cache})
+    users = sorted({e.user_id for e, _ in entries if ("team", portal.id, e.user_id) not in cache})
     if users:
         members: dict[int, list[TeamMember]] = {u: [] for u in users}
-        for start in range(0, len(users), _IN_CHUNK):
-            for member in session.execute(
-                select(TeamMember)
-                .where(TeamMember.portal_id == portal.id, TeamMember.user_id.in_(users[start:start + _IN_CHUNK]))
-                .order_by(TeamMember.account_id.is_(None), TeamMember.id)
-            ).scalars():
-                members[member.user_id].append(member)
+        for member in session.execute(
+            select(TeamMember)
+            .where(TeamMember.portal_id == portal.id, among(session, TeamMember.user_id, users))
+            .order_by(TeamMember.account_id.is_(None), TeamMember.id)
+        ).scalars():
+            members[member.user_id].append(member)
         for user, found_members in members.items():
             cache[("team", portal.id, user)] = found_members
 
@@ -420,11 +415,9 @@ def _remember_task_accounts(session: Session, portal: Portal, task_ids: set[int]
         for t in ids:
             rows[t] = None
         table = Task.__table__
-        for start in range(0, len(ids), _IN_CHUNK):
-            for task in session.execute(select(table.c.task_id, table.c.company_id, table.c.group_id,
-                                               table.c.parent_id).where(
-                    table.c.portal_id == portal.id, table.c.task_id.in_(ids[start:start + _IN_CHUNK]))):
-                rows[task.task_id] = task
+        for task in session.execute(select(table.c.task_id, table.c.company_id, table.c.group_id, table.c.parent_id)
+                                    .where(table.c.portal_id == portal.id, among(session, table.c.task_id, ids))):
+            rows[task.task_id] = task
         frontier = {task.parent_id for task in rows.values() if task is not None and task.parent_id is not None}
     for task_id in wanted:
         found = None
@@ -451,28 +444,32 @@ def _posted(session: Session, entry_ids: list[int]) -> dict[int, list[tuple[int,
     """What is posted for each entry, summed per place and with its period's
     status: one query for the page."""
     found: dict[int, list] = defaultdict(list)
-    for start in range(0, len(entry_ids), _IN_CHUNK):
-        for entry_id, acc_id, period_id, origin_id, status, amount in session.execute(
-            select(Posting.entry_id, Posting.account_id, Posting.period_id, Posting.origin_period_id,
-                   Period.status, sum_s(Posting.amount_s))
-            .join(Period, Period.id == Posting.period_id)
-            .where(Posting.entry_id.in_(entry_ids[start:start + _IN_CHUNK]))
-            .group_by(Posting.entry_id, Posting.account_id, Posting.period_id, Posting.origin_period_id,
-                      Period.status)
-        ):
-            if amount:
-                found[entry_id].append((acc_id, period_id, origin_id, status, int(amount)))
+    if not entry_ids:
+        return found
+    for entry_id, acc_id, period_id, origin_id, status, amount in session.execute(
+        select(Posting.entry_id, Posting.account_id, Posting.period_id, Posting.origin_period_id,
+               Period.status, sum_s(Posting.amount_s))
+        .join(Period, Period.id == Posting.period_id)
+        .where(among(session, Posting.entry_id, entry_ids))
+        .group_by(Posting.entry_id, Posting.account_id, Posting.period_id, Posting.origin_period_id, Period.status)
+    ):
+        if amount:
+            found[entry_id].append((acc_id, period_id, origin_id, status, int(amount)))
     return found
 
 
-def _open_of(session: Session, portal: Portal, account_id: int, now: datetime) -> Period | None:
-    """Where corrections of the account go now (memoized for the transaction)."""
-    cache = memo(session)
-    key = ("open", account_id, now)
-    if key not in cache:
-        account = session.get(Account, account_id)
-        cache[key] = current_open(session, portal, account, now) if account is not None else None
-    return cache[key]
+def _open_id(session: Session, portal: Portal, account_id: int, now: datetime, seen: dict[Any, Any]) -> int | None:
+    """The period where corrections of the account go now (memoized for the
+    transaction, and in `seen` for the rest of the page)."""
+    key = ("open", account_id)
+    if key not in seen:
+        cache = memo(session)
+        memo_key = ("open", account_id, now)
+        if memo_key not in cache:
+            account = session.get(Account, account_id)
+            cache[memo_key] = current_open(session, portal, account, now) if account is not None else None
+        seen[key] = cache[memo_key].id if cache[memo_key] is not None else None
+    return seen[key]
 
 
 @lru_cache(maxsize=None)
@@ -498,18 +495,10 @@ def _insert_new(session: Session, entries: list[_Entry], now: datetime) -> set[t
                      entry.work_at, entry.comment, entry.deleted, entry.version, entry.post_seq, entry.state,
                      entry.account_id, entry.period_id, entry.counted_s, entry.first_seen_at, entry.updated_at))
     inserted = insert_rows(session, TimeEntry.__table__, _ENTRY_COLUMNS, rows, ("portal_id", "record_id"))
-    if inserted == len(rows):
-        for entry in entries:
-            entry.stored = True
-        return set()
-    table = TimeEntry.__table__
-    ours = set()
-    for start in range(0, len(ids), _IN_CHUNK):
-        ours.update(session.execute(select(table.c.id).where(table.c.id.in_(ids[start:start + _IN_CHUNK]))).scalars())
     lost = set()
     for entry in entries:
-        if entry.id in ours:
-            entry.stored = True
+        if (entry.portal_id, entry.record_id) in inserted:
+            entry.saved = entry.updatable()
         else:
             entry.id = None
             lost.add((entry.portal_id, entry.record_id))
@@ -517,14 +506,24 @@ def _insert_new(session: Session, entries: list[_Entry], now: datetime) -> set[t
 
 
 def _store_entries(session: Session, entries: Iterable[_Entry], now: datetime) -> None:
-    """Write back the entries the page changed: one executemany."""
-    changed = [e for e in entries if not e.stored and e.id is not None]
-    if not changed:
-        return
-    update_rows(session, TimeEntry.__table__, _UPDATED_COLUMNS,
-                [(*[getattr(e, name) for name in _UPDATED_COLUMNS], e.id) for e in changed])
-    for e in changed:
-        e.stored = True
+    """Write back what the page changed: one executemany per set of changed
+    columns. Only those are set, since an UPDATE rewrites every index over
+    a column it sets, changed or not (on SQLite several times the cost of
+    the row itself), and an edit mostly changes seconds and versions."""
+    by_columns: dict[tuple[str, ...], list[tuple]] = defaultdict(list)
+    changed = []
+    for e in entries:
+        if e.id is None or e.saved is None:
+            continue
+        values = e.updatable()
+        if values == e.saved:
+            continue
+        differ = [i for i, (old, new) in enumerate(zip(e.saved, values)) if old != new]
+        by_columns[tuple(_UPDATED_COLUMNS[i] for i in differ)].append((*[values[i] for i in differ], e.id))
+        e.saved = values
+        changed.append(e)
+    for columns, rows in by_columns.items():
+        update_rows(session, TimeEntry.__table__, columns, rows)
     # ORM objects of these rows loaded earlier in the session are stale now.
     for e in changed:
         obj = session.identity_map.get(identity_key(TimeEntry, e.id))
@@ -534,46 +533,55 @@ def _store_entries(session: Session, entries: Iterable[_Entry], now: datetime) -
 
 def _derive(
     session: Session, portal: Portal, entry: TimeEntry | _Entry, now: datetime,
-    seen: dict[Any, Any] | None = None,
-) -> tuple[str, Account | None, Period | None, int]:
-    """(state, account, period by date, seconds to count) for the entry now.
+    seen: dict[Any, Any] | None = None, day: date | None = None,
+) -> tuple[str, int | None, int | None, bool, int]:
+    """(state, account, period by date, whether that period is open, seconds
+    to count) for the entry now, by id; `day` is its local day when the
+    caller has it.
 
     `seen` keeps answers for the rest of a page: a retainer's period and
-    rounding depend on the account and the local day only, a membership on
-    the user, the account and the day."""
+    rounding depend on its contract and the month only (a page of a few
+    thousand records falls in a handful of them). A user's memberships are
+    in the transaction's memo (`on_team`)."""
     seen = {} if seen is None else seen
     account = account_for_task(session, portal, entry.task_id)
     if account is None:
-        return ("deleted" if entry.deleted else "no_account"), None, None, 0
-    day = cal.local_date(entry.work_at, portal.time_zone)
-    key = (account.id, day)
-    hit = seen.get(key)
-    if hit is None:
-        found = period_for(session, portal, account, entry.work_at, now)
-        rule = None
-        if isinstance(found, Period):
-            contract = session.get(Contract, found.contract_id)
-            assert contract is not None
-            rule = RoundingRule(contract.rounding_mode, contract.rounding_step_s)
-        hit = (found, rule)
-        contract = contract_at(session, account.id, day)
-        if contract is not None and contract.kind == "retainer":  # else the instant decides
-            seen[key] = hit
-    found, rule = hit
-    if found is None:
-        return ("deleted" if entry.deleted else "no_contract"), account, None, 0
-    if found == FUTURE:
-        return ("deleted" if entry.deleted else "future"), account, None, 0
-    assert isinstance(found, Period) and rule is not None
+        return ("deleted" if entry.deleted else "no_account"), None, None, False, 0
+    account_id = account.id
+    if day is None:
+        day = cal.local_date(entry.work_at, portal.time_zone)
+    contract = contract_at(session, account_id, day)
+    if contract is not None and contract.kind == "retainer":
+        key = ("month", contract.id, day.year, day.month)
+        place = seen.get(key)
+        if place is None:
+            place = seen[key] = _place(session, portal, account, entry.work_at, now)
+    else:  # no contract, or a stage or project contract: the instant decides
+        place = _place(session, portal, account, entry.work_at, now)
+    period_id, is_open, rule = place
+    if period_id is None:
+        return ("deleted" if entry.deleted else "no_contract"), account_id, None, False, 0
+    if period_id == FUTURE:
+        return ("deleted" if entry.deleted else "future"), account_id, None, False, 0
+    assert rule is not None
     if entry.deleted:
-        return "deleted", account, found, 0
-    member_key = (entry.user_id, account.id, day)
-    member = seen.get(member_key)
-    if member is None:
-        member = seen[member_key] = team_member(session, portal.id, account.id, entry.user_id, day) is not None
-    if not member:
-        return "not_team", account, found, 0
-    return "counted", account, found, round_seconds(entry.duration_s, rule)
+        return "deleted", account_id, period_id, is_open, 0
+    if not on_team(session, portal.id, account_id, entry.user_id, day):
+        return "not_team", account_id, period_id, is_open, 0
+    return "counted", account_id, period_id, is_open, round_seconds(entry.duration_s, rule)
+
+
+def _place(
+    session: Session, portal: Portal, account: Account, at: datetime, now: datetime
+) -> tuple[int | str | None, bool, RoundingRule | None]:
+    """Where `at` counts (`period_for`): the period's id (or None, or
+    FUTURE), whether it is open, and its contract's rounding."""
+    found = period_for(session, portal, account, at, now)
+    if not isinstance(found, Period):
+        return found, False, None
+    contract = session.get(Contract, found.contract_id)
+    assert contract is not None
+    return found.id, found.status == "open", RoundingRule(contract.rounding_mode, contract.rounding_step_s)
 
 
 MAX_PARENTS = 5  # a subtask's chain is followed this far up
@@ -641,26 +649,26 @@ def _account_by_task(session: Session, portal: Portal, task_id: int) -> Account 
     return None
 
 
-def team_member(session: Session, portal_id: int, account_id: int, user_id: int, day: date) -> TeamMember | None:
-    """The user's membership that makes their time on `account_id` count on
-    `day`: one for this account first, else one for every account."""
+def on_team(session: Session, portal_id: int, account_id: int, user_id: int, day: date) -> bool:
+    """Whether the user's time on `account_id` counts on `day`: a membership
+    for this account or for every account, active that day."""
     cache = memo(session)
-    key = ("team", portal_id, user_id)
-    if key not in cache:
-        cache[key] = list(session.execute(
-            select(TeamMember)
-            .where(TeamMember.portal_id == portal_id, TeamMember.user_id == user_id)
-            .order_by(TeamMember.account_id.is_(None), TeamMember.id)
-        ).scalars())
-    for member in cache[key]:
-        if member.account_id not in (account_id, None):
-            continue
-        if member.active_from is not None and member.active_from > day:
-            continue
-        if member.active_until is not None and member.active_until < day:
-            continue
-        return member
-    return None
+    key = ("team-spans", portal_id, user_id)
+    spans = cache.get(key)
+    if spans is None:
+        members = cache.get(("team", portal_id, user_id))
+        if members is None:
+            members = cache[("team", portal_id, user_id)] = list(session.execute(
+                select(TeamMember)
+                .where(TeamMember.portal_id == portal_id, TeamMember.user_id == user_id)
+                .order_by(TeamMember.account_id.is_(None), TeamMember.id)
+            ).scalars())
+        spans = cache[key] = [(m.account_id, m.active_from, m.active_until) for m in members]
+    for account, start, until in spans:  # a loop, not any(): this runs once a record
+        if (account is None or account == account_id) and (start is None or start <= day) and \
+                (until is None or until >= day):
+            return True
+    return False
 
 
 def reapply_where(session: Session, *conditions, now: datetime | None = None) -> int:
@@ -671,10 +679,10 @@ def reapply_where(session: Session, *conditions, now: datetime | None = None) ->
     ids = list(session.execute(select(TimeEntry.id).where(*conditions).order_by(TimeEntry.id)).scalars())
     table = TimeEntry.__table__
     written = 0
-    for start in range(0, len(ids), _IN_CHUNK):
-        page = [_Entry(*row) for row in session.execute(
+    for start in range(0, len(ids), _PAGE):
+        page = [_Entry.loaded(row) for row in session.execute(
             select(*[table.c[name] for name in _ENTRY_COLUMNS])
-            .where(table.c.id.in_(ids[start:start + _IN_CHUNK]))
+            .where(among(session, table.c.id, ids[start:start + _PAGE]))
             .order_by(table.c.id).with_for_update())]
         counts, _ = _post_entries(session, page, now)
         _store_entries(session, page, now)

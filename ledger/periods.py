@@ -12,11 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import or_, select, tuple_
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from . import calendar as cal
-from .db import dialect_insert
+from .db import among, dialect_insert
 from .memo import memo
 from .models import Account, Contract, ContractTerm, Period, PeriodTotals, Portal, Posting, Stage
 from .postings import NewPosting, lock_open_period, post
@@ -54,25 +54,28 @@ def remember_contracts(session: Session, account_ids: list[int]) -> None:
     if not wanted:
         return
     found: dict[int, list[Contract]] = {a: [] for a in wanted}
-    for start in range(0, len(wanted), 2_000):
-        for contract in session.execute(
-            select(Contract).where(Contract.account_id.in_(wanted[start:start + 2_000]))
-            .order_by(Contract.starts_on.desc(), Contract.id.desc())
-        ).scalars():
-            found[contract.account_id].append(contract)
+    for contract in session.execute(
+        select(Contract).where(among(session, Contract.account_id, wanted))
+        .order_by(Contract.starts_on.desc(), Contract.id.desc())
+    ).scalars():
+        found[contract.account_id].append(contract)
     for account_id, contracts in found.items():
         cache[("contracts-of", account_id)] = contracts
 
 
 def remember_months(session: Session, pairs: set[tuple[int, str]]) -> None:
-    """Read many month periods at once (`ensure_month`'s memo): (account, label) pairs."""
+    """Read many month periods at once (`ensure_month`'s memo): (account, label)
+    pairs. One query asks for every label of every account named, a little
+    more than the pairs (a page's records fall in a few months)."""
     cache = memo(session)
-    wanted = sorted(p for p in pairs if ("month", *p) not in cache)
-    for start in range(0, len(wanted), 1_000):
-        chunk = wanted[start:start + 1_000]
-        for period in session.execute(
-            select(Period).where(tuple_(Period.account_id, Period.label).in_(chunk))
-        ).scalars():
+    wanted = {p for p in pairs if ("month", *p) not in cache}
+    if not wanted:
+        return
+    for period in session.execute(
+        select(Period).where(among(session, Period.account_id, sorted({a for a, _ in wanted})),
+                             among(session, Period.label, sorted({label for _, label in wanted})))
+    ).scalars():
+        if (period.account_id, period.label) in wanted:
             cache[("month", period.account_id, period.label)] = period
 
 

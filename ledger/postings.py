@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
-from .db import insert_rows
+from .db import among, insert_rows
 from .memo import memo
 from .models import POSTING_KINDS, Period, PeriodTotals, Posting
 
@@ -97,15 +97,6 @@ def post(session: Session, posting: NewPosting, now: datetime) -> bool:
     return True
 
 
-@lru_cache(maxsize=None)
-def _insert_new_keys(dialect: str) -> Any:
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(Posting.__table__).on_conflict_do_nothing(index_elements=["key"])
-
-
 _POSTING_COLUMNS = ("id", "key", "portal_id", "account_id", "period_id", "kind", "amount_s", "origin_period_id",
                     "entry_id", "entry_version", "adjustment_id", "author", "reason", "created_at")
 
@@ -151,21 +142,18 @@ def post_many(session: Session, rows: list[dict[str, Any]], now: datetime) -> li
         if row["amount_s"] == 0:
             raise ValueError("a posting moves a non-zero amount")
     table = Posting.__table__
-    ids = new_ids(session, table, len(rows))
-    inserted = insert_rows(session, table, _POSTING_COLUMNS,
-                           [(id_, *[row[name] for name in _POSTING_COLUMNS[1:-1]], now) for row, id_ in zip(rows, ids)],
-                           ("key",))
-    if inserted == len(rows):
-        written = {row["key"] for row in rows}
-    else:  # some keys existed: which of our rows went in
-        ours: set[int] = set()
-        for start in range(0, len(ids), 2_000):
-            ours.update(session.execute(select(table.c.id).where(table.c.id.in_(ids[start:start + 2_000]))).scalars())
-        written = {row["key"] for row, id_ in zip(rows, ids) if id_ in ours}
+    values = [(*[row[name] for name in _POSTING_COLUMNS[1:-1]], now) for row in rows]
+    if session.get_bind().dialect.name == "postgresql":
+        # COPY numbers the rows from the table's sequence as they go in:
+        # nothing needs their ids, so none are taken first.
+        inserted = insert_rows(session, table, _POSTING_COLUMNS[1:], values, ("key",))
+    else:
+        ids = new_ids(session, table, len(rows))
+        inserted = insert_rows(session, table, _POSTING_COLUMNS, [(id_, *v) for id_, v in zip(ids, values)], ("key",))
+    written = {key for key, in inserted}
     if len(written) < len(rows):
         skipped = {row["key"]: row for row in rows if row["key"] not in written}
-        table = Posting.__table__
-        for existing in session.execute(select(table).where(table.c.key.in_(list(skipped)))).mappings():
+        for existing in session.execute(select(table).where(among(session, table.c.key, skipped))).mappings():
             wanted = skipped[existing["key"]]
             if any(existing[name] != value for name, value in wanted.items()):
                 raise PostingConflict(existing["key"])
@@ -193,8 +181,8 @@ def lock_open_periods(session: Session, period_ids: list[int]) -> None:
     that two writers never wait for each other in a circle)."""
     held = memo(session)
     wanted = sorted(p for p in set(period_ids) if ("shared-lock", p) not in held)
-    for start in range(0, len(wanted), 2_000):
-        stmt = (select(Period).where(Period.id.in_(wanted[start:start + 2_000]))
+    if wanted:
+        stmt = (select(Period).where(among(session, Period.id, wanted))
                 .order_by(Period.id).with_for_update(read=True))
         for period in session.execute(stmt.execution_options(populate_existing=True)).scalars():
             held[("shared-lock", period.id)] = period

@@ -49,6 +49,40 @@ def test_database_refuses_a_posting_into_a_closed_period(book: Book):
                    f"VALUES ('forged', {book.portal.id}, {acc.id}, {jan.id}, 'allocation', 3600, CURRENT_TIMESTAMP)")
 
 
+def test_database_refuses_a_statement_of_postings_with_one_into_a_closed_period(book: Book):
+    """The guard holds for many rows at once (PostgreSQL checks each
+    statement's rows together): one posting into a closed month and the
+    statement inserts none, the open month's included."""
+    acc = book.retainer(40)
+    book.next_month(FEB)
+    jan, feb = book.period(acc, "2026-01"), book.period(acc, "2026-02")
+    rows = ", ".join(f"('forged-{n}', {book.portal.id}, {acc.id}, {period.id}, 'allocation', 3600, CURRENT_TIMESTAMP)"
+                     for n, period in enumerate((feb, feb, jan, feb)))
+    _refused(book, f"INSERT INTO postings (key, portal_id, account_id, period_id, kind, amount_s, created_at) "
+                   f"VALUES {rows}")
+
+
+def test_bulk_insert_refuses_a_posting_into_a_closed_period(book: Book):
+    """The bulk path's own insert (COPY on PostgreSQL) meets the same guard,
+    even when its caller skipped `lock_open_periods`."""
+    from ledger.postings import post_many
+
+    acc = book.retainer(40)
+    book.next_month(FEB)
+    jan, feb = book.period(acc, "2026-01"), book.period(acc, "2026-02")
+    n = book.count_postings()
+    book.s.commit()
+    rows = [dict(key=f"bulk-{k}", portal_id=book.portal.id, account_id=acc.id, period_id=period.id,
+                 kind="allocation", amount_s=60, origin_period_id=None, entry_id=None,
+                 entry_version=None, adjustment_id=None, author=None, reason=None)
+            for k, period in enumerate((feb, jan, feb))]
+    with pytest.raises(Exception, match="closed"):
+        with book.s.begin_nested():
+            post_many(book.s, rows, book.now)
+    book.s.rollback()
+    assert book.count_postings() == n
+
+
 def test_database_refuses_reopening_a_closed_period(book: Book):
     acc = book.retainer(40)
     book.next_month(FEB)

@@ -16,6 +16,7 @@ import shutil
 import uuid
 from datetime import date, timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -156,3 +157,25 @@ def test_a_page_with_the_same_record_many_times(book: Book):
     assert [r.written for r in results] == [1, 1, 1, 1]
     assert book.bal(acc).consumption_s == 60
     assert verify(book.s) == []
+
+
+def test_post_many_skips_keys_that_exist_and_refuses_a_different_payload(book: Book):
+    """Replayed keys write nothing and move no totals (on PostgreSQL the
+    COPY gives way to INSERT … ON CONFLICT DO NOTHING); the same key with
+    another amount is a bug and raises, as `post` does."""
+    from ledger.postings import PostingConflict, post_many
+
+    acc = book.retainer(40)
+    period = book.period(acc, "2026-01")
+
+    def row(key: str, amount_s: int) -> dict:
+        return dict(key=key, portal_id=book.portal.id, account_id=acc.id, period_id=period.id, kind="allocation",
+                    amount_s=amount_s, origin_period_id=period.id, entry_id=None, entry_version=None,
+                    adjustment_id=None, author=None, reason=None)
+
+    before = book.bal(acc).allocation_s
+    assert post_many(book.s, [row("a", 60), row("b", 120)], book.now) == ["a", "b"]
+    assert post_many(book.s, [row("b", 120), row("c", 180), row("a", 60)], book.now) == ["c"]
+    assert book.bal(acc).allocation_s == before + 360
+    with pytest.raises(PostingConflict):
+        post_many(book.s, [row("d", 30), row("c", 181)], book.now)
