@@ -1,7 +1,7 @@
 """closed-period guard per statement on PostgreSQL; the full sync's cursor
 
-Revision ID: 0011
-Revises: 0008
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-04 06:15:00
 """
 from alembic import op
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 import ledger.db  # noqa: F401  (custom column types)
 from ledger import ddl
 
-revision = '0011'
-down_revision = '0008'
+revision = '0014'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
