@@ -649,6 +649,31 @@ def _account_by_task(session: Session, portal: Portal, task_id: int) -> Account 
     return None
 
 
+def _memberships(session: Session, portal_id: int, user_id: int) -> list[TeamMember]:
+    """The user's memberships, this account's before every account's, once per session."""
+    cache = memo(session)
+    key = ("team", portal_id, user_id)
+    members = cache.get(key)
+    if members is None:
+        members = cache[key] = list(session.execute(
+            select(TeamMember)
+            .where(TeamMember.portal_id == portal_id, TeamMember.user_id == user_id)
+            .order_by(TeamMember.account_id.is_(None), TeamMember.id)
+        ).scalars())
+    return members
+
+
+def team_member(session: Session, portal_id: int, account_id: int, user_id: int, day: date) -> TeamMember | None:
+    """The membership that makes the user's time on `account_id` count on
+    `day` (one for this account first, else one for every account): who they
+    are and in what role, for the handover package."""
+    for m in _memberships(session, portal_id, user_id):
+        if m.account_id in (account_id, None) and (m.active_from is None or m.active_from <= day) and \
+                (m.active_until is None or m.active_until >= day):
+            return m
+    return None
+
+
 def on_team(session: Session, portal_id: int, account_id: int, user_id: int, day: date) -> bool:
     """Whether the user's time on `account_id` counts on `day`: a membership
     for this account or for every account, active that day."""
@@ -656,14 +681,8 @@ def on_team(session: Session, portal_id: int, account_id: int, user_id: int, day
     key = ("team-spans", portal_id, user_id)
     spans = cache.get(key)
     if spans is None:
-        members = cache.get(("team", portal_id, user_id))
-        if members is None:
-            members = cache[("team", portal_id, user_id)] = list(session.execute(
-                select(TeamMember)
-                .where(TeamMember.portal_id == portal_id, TeamMember.user_id == user_id)
-                .order_by(TeamMember.account_id.is_(None), TeamMember.id)
-            ).scalars())
-        spans = cache[key] = [(m.account_id, m.active_from, m.active_until) for m in members]
+        spans = cache[key] = [(m.account_id, m.active_from, m.active_until)
+                              for m in _memberships(session, portal_id, user_id)]
     for account, start, until in spans:  # a loop, not any(): this runs once a record
         if (account is None or account == account_id) and (start is None or start <= day) and \
                 (until is None or until >= day):
