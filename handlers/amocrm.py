@@ -328,7 +328,7 @@ def frame():
 
 @bp.get("/amocrm/frame/part")
 def part():
-    return _framed("_summary.html")
+    return _framed("_live.html")
 
 
 def register(app: Flask) -> None:
